@@ -1,0 +1,55 @@
+"""The contract between a domain's science and the Prefect layer.
+
+A domain exposes one :class:`DomainSpec`: its config model, its profile
+presets and four Prefect-free step functions. ``pipelines`` wraps each step
+in a task; tests call the steps directly.
+
+Every step has the signature ``step(ctx, prev) -> dict`` where ``ctx`` is the
+:class:`shared.runs.RunContext` and ``prev`` maps earlier step names to their
+records. Records are small JSON-able dicts (paths, shapes, scalars), never
+large arrays: arrays go to ``results.h5`` in the run directory.
+
+Two records have required keys:
+
+- ``ingest`` returns ``{"data": {"source", "sha256", "synthetic"}, ...}``;
+- ``evaluate`` returns ``{"metrics", "baselines", "intrinsic_dimension",
+  "report"}`` (the report is markdown), which become ``metrics.json`` and
+  ``report.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from shared.config import build_config, parse_sets
+from shared.errors import BadInput
+
+Step = Callable[[Any, dict[str, dict[str, Any]]], dict[str, Any]]
+
+
+def no_model(ctx: Any, prev: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The model step of a domain that has none (it still gets a timing)."""
+    return {}
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str
+    summary: str
+    config: type[BaseModel]
+    profiles: dict[str, dict[str, Any]]
+    ingest: Step
+    reduce: Step
+    evaluate: Step
+    model: Step = no_model
+    artifacts: tuple[str, ...] = field(default=())
+
+    def resolve_config(self, profile: str, sets: list[str] | None = None) -> BaseModel:
+        """The profile's preset updated by ``--set`` overrides, validated."""
+        if profile not in self.profiles:
+            raise BadInput("--profile", f"unknown profile '{profile}' for {self.name} "
+                                        f"(known: {', '.join(self.profiles)})")
+        return build_config(self.config, self.profiles[profile], parse_sets(sets))
