@@ -1,0 +1,111 @@
+"""PLAIN stage 1: per-mode compression of the data tensor.
+
+* ``decimation``: keep every ``Delta_m``-th sample of mode m. The factor stays
+  Vandermonde with frequency ``Delta_m mu``; noise variance unchanged.
+* ``averaging``: mean of ``Delta_m`` consecutive samples. Averaging
+  ``e^{j mu n}`` over a block gives ``g(mu) e^{j Delta mu i}`` with
+  ``g(mu) = (1/Delta) sum_{q<Delta} e^{j mu q}``, so the compressed factor is
+  *still Vandermonde* (frequency ``Delta mu``, length ``N // Delta``) times a
+  per-target gain: the aperture and hence the resolution are kept, the noise
+  variance drops by ``Delta``.
+
+Either way the compressed frequency is ``Delta mu`` wrapped to ``(-pi, pi]``:
+only ``|mu| < pi / Delta`` maps back uniquely (the ambiguity caveat).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from shared.errors import BadInput
+
+__all__ = ["METHODS", "check_factors", "compress", "averaging_gain", "expand_frequency"]
+
+METHODS = ("none", "decimation", "averaging")
+
+
+def check_factors(shape, method: str, factors, n_targets: int | None = None) -> tuple[int, int, int]:
+    """Validate a compression spec against a tensor shape.
+
+    Raises
+    ------
+    BadInput
+        Unknown method, a factor below 1, or a factor that leaves mode m with
+        fewer than ``n_targets + 1`` samples (a subspace method needs at least
+        one noise dimension to resolve ``n_targets`` frequencies), or with
+        fewer than 2 samples when ``n_targets`` is unknown.
+    """
+    if method not in METHODS:
+        raise BadInput("compression.method", f"unknown method {method!r}; use one of {list(METHODS)}")
+    if method == "none":
+        return (1, 1, 1)
+    try:
+        factors = tuple(int(f) for f in factors)
+    except TypeError:
+        raise BadInput("compression.factors", f"need three integers, got {factors!r}") from None
+    if len(factors) != 3 or any(f < 1 for f in factors):
+        raise BadInput("compression.factors", f"need three integers >= 1, got {list(factors)}")
+    need = 2 if n_targets is None else n_targets + 1
+    for m, (n, f) in enumerate(zip(shape, factors)):
+        kept = -(-n // f) if method == "decimation" else n // f
+        if kept < need:
+            what = f"the number of targets ({n_targets}) + 1" if n_targets is not None else "2"
+            raise BadInput(f"compression.factors[{m}]",
+                           f"factor {f} leaves mode {m} with {kept} of {n} samples, "
+                           f"fewer than {what}")
+    return factors
+
+
+def compress(y: torch.Tensor, method: str = "averaging", factors=(1, 1, 1),
+             n_targets: int | None = None) -> torch.Tensor:
+    """Compress the last three modes of ``y``.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(..., N1, N2, N3)`` complex.
+    method : {"none", "decimation", "averaging"}
+    factors : tuple of int
+        ``(Delta_1, Delta_2, Delta_3)``.
+    n_targets : int, optional
+        Used only to validate the factors.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., N1', N2', N3')``; ``N' = ceil(N/Delta)`` for decimation and
+        ``floor(N/Delta)`` for averaging (a trailing partial block is dropped).
+    """
+    factors = check_factors(y.shape[-3:], method, factors, n_targets)
+    out = y
+    for m, f in enumerate(factors):
+        if f == 1:
+            continue
+        axis = y.ndim - 3 + m
+        if method == "decimation":
+            idx = torch.arange(0, out.shape[axis], f, device=y.device)
+            out = out.index_select(axis, idx)
+        else:
+            n_keep = (out.shape[axis] // f) * f
+            out = out.narrow(axis, 0, n_keep)
+            new_shape = out.shape[:axis] + (n_keep // f, f) + out.shape[axis + 1:]
+            out = out.reshape(new_shape).mean(dim=axis + 1)
+    return out
+
+
+def averaging_gain(mu: torch.Tensor, factor: int) -> torch.Tensor:
+    """Complex gain ``g(mu) = (1/Delta) sum_{q<Delta} e^{j mu q}`` of block averaging."""
+    q = torch.arange(factor, device=mu.device, dtype=mu.dtype)
+    ph = mu.unsqueeze(-1) * q
+    return torch.polar(torch.ones_like(ph), ph).mean(dim=-1)
+
+
+def expand_frequency(mu_c: torch.Tensor, factor: int) -> torch.Tensor:
+    """Map a compressed frequency back: ``mu = mu' / Delta`` in ``(-pi/Delta, pi/Delta]``.
+
+    Frequencies outside that interval alias before compression and cannot be
+    told apart from their images ``mu + 2 pi i / Delta``.
+    """
+    return mu_c / factor

@@ -1,0 +1,177 @@
+"""PLAIN: compression -> decoupled per-mode estimation -> fusion.
+
+Re-implemented from the method (Tahir, Svoboda, Rupp, arXiv:2503.21242 and
+the authors' MIT-licensed reference code, brief sections 4-6); no code ported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from domains.isac.plain.atoms import ls_gains, steering
+from domains.isac.plain.compress import check_factors, compress, expand_frequency
+from domains.isac.plain.fusion import tensor_ls, tensor_omp
+from domains.isac.plain.modal import estimate_mode
+from domains.isac.simulate import vandermonde
+from domains.isac.types import Estimate
+from shared.errors import BadInput
+
+__all__ = ["plain", "plain_batch", "check_tensor"]
+
+
+def check_tensor(y, where: str = "Y") -> torch.Tensor:
+    """Validate a data tensor: complex, 3-D, finite.
+
+    Raises
+    ------
+    BadInput
+        Naming ``where``.
+    """
+    if not isinstance(y, torch.Tensor):
+        raise BadInput(where, f"expected a torch.Tensor, got {type(y).__name__}")
+    if not torch.is_complex(y):
+        raise BadInput(where, f"must be complex, got {y.dtype}")
+    if y.ndim != 3:
+        raise BadInput(where, f"must have 3 modes (antennas, subcarriers, symbols), got shape {tuple(y.shape)}")
+    if not bool(torch.isfinite(y).all()):
+        raise BadInput(where, "contains NaN or Inf values")
+    return y
+
+
+def _normalise_compression(compression):
+    if compression is None or compression == "none":
+        return "none", (1, 1, 1)
+    if isinstance(compression, str):
+        raise BadInput("compression", f"expected (method, factors), got {compression!r}")
+    method, factors = compression
+    return str(method), tuple(factors) if method != "none" else (1, 1, 1)
+
+
+def plain(y: torch.Tensor, n_targets: int | None = None,
+          compression=("averaging", (1, 2, 2)), method: str = "root-music",
+          order: str | int = "aic", fusion: str = "omp", fba: bool = True,
+          center=None, pfa: float = 1e-3, refit: bool = True) -> Estimate:
+    """PLAIN estimate of the targets in one data tensor.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(N1, N2, N3)`` complex (antennas, subcarriers, symbols).
+    n_targets : int, optional
+        Number of targets to return (PLAIN's ``useTrueN_P = 1``: per-mode
+        orders still come from ``order``). ``None``: the fusion stops by a
+        noise-threshold rule.
+    compression : (method, factors) or None
+        ``method`` in ``none | decimation | averaging``, per-mode integer
+        factors. Frequencies must satisfy ``|mu_m| < pi / Delta_m`` (after
+        ``center``) to map back uniquely.
+    method : {"root-music", "esprit"}
+        Per-mode frequency estimator.
+    order : {"aic", "mdl", "true"} or int
+        Per-mode model order rule.
+    fusion : {"omp", "ls"}
+        Tensor-OMP (default) or TensorLS.
+    fba : bool
+        Forward-backward averaging of the per-mode covariances.
+    center : sequence of 3 floats, optional
+        Per-mode frequency offsets (rad/sample) removed before compression
+        and added back after: moves the band centre to 0, which reduces the
+        averaging edge loss and re-centres the unambiguous interval.
+    pfa : float
+        False-alarm probability of the stopping rule when ``n_targets`` is None.
+    refit : bool
+        Refit the amplitudes by least squares on the *uncompressed* tensor
+        (the compressed amplitudes carry the averaging gains ``g(mu)``).
+
+    Returns
+    -------
+    Estimate
+        ``mu`` ``(K, 3)`` rad/sample, ``gains`` ``(K,)``; ``extra`` holds the
+        per-mode candidates (full-rate rad/sample) and orders, the support
+        (candidate index per mode), the compressed shape, the noise-variance
+        estimate (per entry of ``y``) and the compressed residual energy.
+
+    Raises
+    ------
+    BadInput
+        A bad tensor, more targets than a mode can resolve, or a compression
+        factor that leaves a mode shorter than ``n_targets + 1``.
+    """
+    y = check_tensor(y)
+    shape = tuple(y.shape)
+    if n_targets is not None:
+        n_targets = int(n_targets)
+        if n_targets < 1:
+            raise BadInput("n_targets", f"must be >= 1, got {n_targets}")
+        for m, n in enumerate(shape):
+            if n_targets >= n:
+                raise BadInput("n_targets", f"{n_targets} targets requested but mode {m} has "
+                               f"{n} samples and resolves at most {n - 1}")
+    cmethod, factors = _normalise_compression(compression)
+    factors = check_factors(shape, cmethod, factors, n_targets)
+    real = y.real.dtype
+    shift = None
+    if center is not None:
+        shift = torch.as_tensor(center, dtype=real, device=y.device)
+        demod = [vandermonde(-shift[m:m + 1], shape[m], y.dtype)[:, 0] for m in range(3)]
+        y_work = y * demod[0][:, None, None] * demod[1][None, :, None] * demod[2][None, None, :]
+    else:
+        y_work = y
+    yc = compress(y_work, cmethod, factors) if cmethod != "none" else y_work
+    shape_c = tuple(yc.shape)
+
+    modes = [estimate_mode(yc, m, order=order, method=method, fba=fba) for m in range(3)]
+    cand = [r.mu.to(real) for r in modes]
+    fac_c = [vandermonde(cand[m], shape_c[m], y.dtype) for m in range(3)]
+    # noise variance per entry of the compressed tensor, pooled over modes by noise dimension
+    dof = [shape_c[m] - modes[m].order for m in range(3)]
+    noise_c = sum(modes[m].noise_var * dof[m] for m in range(3)) / max(sum(dof), 1)
+    if fusion == "omp":
+        fused = tensor_omp(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
+    elif fusion == "ls":
+        fused = tensor_ls(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
+    else:
+        raise BadInput("fusion", f"unknown fusion {fusion!r}; use 'omp' or 'ls'")
+    sup = fused.support
+    mu_c = torch.stack([cand[m][sup[:, m]] for m in range(3)], dim=-1) if sup.shape[0] else \
+        torch.zeros(0, 3, dtype=real, device=y.device)
+    mu = torch.stack([expand_frequency(mu_c[:, m], factors[m]) for m in range(3)], dim=-1)
+    if shift is not None:
+        mu = torch.remainder(mu + shift + math.pi, 2 * math.pi) - math.pi
+    if refit and mu.shape[0]:
+        gains = ls_gains(y, mu)
+    else:
+        gains = fused.gains
+    # averaging divides the noise variance by the block size; decimation keeps it
+    noise_full = noise_c * (math.prod(factors) if cmethod == "averaging" else 1.0)
+    full_cand = []
+    for m in range(3):
+        c = expand_frequency(cand[m], factors[m])
+        if shift is not None:
+            c = torch.remainder(c + shift[m] + math.pi, 2 * math.pi) - math.pi
+        full_cand.append(c)
+    extra = {
+        "method": "plain",
+        "candidates": full_cand,
+        "mode_orders": [r.order for r in modes],
+        "support": sup,
+        "compression": (cmethod, factors),
+        "compressed_shape": shape_c,
+        "noise_var": noise_full,
+        "residual_energy_compressed": fused.residual_energy,
+        "fusion": fusion,
+    }
+    return Estimate(mu=mu, gains=gains, extra=extra)
+
+
+def plain_batch(y: torch.Tensor, n_targets: int | None = None, **options) -> list[Estimate]:
+    """Run :func:`plain` on every trial of a ``(T, N1, N2, N3)`` batch.
+
+    The model order can differ per trial, so the trials are estimated one by
+    one; each is a handful of small kernels.
+    """
+    if y.ndim == 3:
+        return [plain(y, n_targets, **options)]
+    return [plain(y[t], n_targets, **options) for t in range(y.shape[0])]

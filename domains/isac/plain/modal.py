@@ -1,0 +1,295 @@
+"""PLAIN stage 2: decoupled per-mode frequency estimation.
+
+For mode m the unfolding ``Y_(m)`` (``N_m x prod_{q != m} N_q``) is treated as
+``N_s`` snapshots of an ``N_m``-element "array": a target contributes the
+Vandermonde vector ``a_m(mu_m)`` times the other modes' steering product. The
+sample covariance, forward-backward averaged, has one signal eigenvalue per
+*distinct* frequency in that mode; its eigenvectors feed root-MUSIC or ESPRIT.
+The model order per mode comes from AIC or MDL on the eigenvalues.
+
+Identical frequencies in a mode collapse to one candidate, which is fine
+(fusion reuses it). Different but close frequencies (well under a resolution
+cell) must be resolvable in that mode on its own: decoupling cannot use the
+separation in other modes. :mod:`domains.isac.refine` repairs that.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["ModeResult", "mode_covariance", "information_criterion", "estimate_order",
+           "root_music", "esprit", "estimate_mode"]
+
+# eigenvalues below this fraction of the largest are rounding noise: they cap
+# the model order, so noiseless data does not turn round-off into targets
+_EIG_RTOL = 1e-11
+
+
+@dataclass
+class ModeResult:
+    """Per-mode output of the decoupled estimation.
+
+    Attributes
+    ----------
+    mu : torch.Tensor
+        ``(K_m,)`` candidate frequencies (rad/sample) at the compressed rate.
+    order : int
+        ``K_m``.
+    eigvals : torch.Tensor
+        ``(N_m,)`` covariance eigenvalues, descending.
+    noise_var : float
+        Mean of the noise eigenvalues: per-entry noise variance estimate of the
+        (compressed) tensor.
+    criterion : torch.Tensor
+        ``(N_m - 1,)`` information criterion for orders ``1 .. N_m - 1``.
+    """
+
+    mu: torch.Tensor
+    order: int
+    eigvals: torch.Tensor
+    noise_var: float
+    criterion: torch.Tensor | None = None
+
+
+def mode_covariance(y: torch.Tensor, mode: int, fba: bool = True) -> tuple[torch.Tensor, int]:
+    """Sample covariance of the mode-``mode`` unfolding, the other modes as snapshots.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(..., N1, N2, N3)`` complex.
+    mode : int
+        0, 1 or 2.
+    fba : bool
+        Forward-backward averaging ``R <- (R + J R^* J) / 2``: it restores the
+        persymmetry of a Vandermonde covariance and decorrelates coherent
+        snapshots.
+
+    Returns
+    -------
+    r : torch.Tensor
+        ``(..., N_m, N_m)`` Hermitian.
+    n_snapshots : int
+        ``prod_{q != m} N_q``.
+    """
+    axis = y.ndim - 3 + mode
+    ym = torch.movedim(y, axis, -3)
+    n_m = ym.shape[-3]
+    ym = ym.reshape(*ym.shape[:-3], n_m, -1)
+    n_s = ym.shape[-1]
+    r = ym @ ym.conj().transpose(-1, -2) / n_s
+    if fba:
+        r = 0.5 * (r + r.conj().flip(-2, -1))
+    return r, n_s
+
+
+def information_criterion(eigvals: torch.Tensor, n_snapshots: int, criterion: str = "aic") -> torch.Tensor:
+    """AIC or MDL (Wax & Kailath) for model orders ``k = 1 .. N-1``.
+
+    ``IC(k) = N_s (N - k) ln(a_k / g_k) + penalty(k)`` with ``a_k``, ``g_k`` the
+    arithmetic and geometric means of the ``N - k`` smallest eigenvalues;
+    AIC penalty ``k (2N - k)``, MDL ``k (2N - k) ln(N_s) / 2`` (both halved
+    log-likelihood forms, which does not move the minimum).
+
+    Parameters
+    ----------
+    eigvals : torch.Tensor
+        ``(..., N)`` descending, non-negative.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., N - 1)``; entry ``k - 1`` is ``IC(k)``. Orders whose noise
+        eigenvalues include an exact-arithmetic zero get ``+inf`` only when
+        that would put a non-zero eigenvalue in the noise set (see
+        :func:`estimate_order`).
+    """
+    n = eigvals.shape[-1]
+    lam = eigvals.clamp_min(torch.finfo(eigvals.dtype).tiny)
+    loglam = torch.log(lam)
+    # suffix sums over the k smallest: noise set for order k is lam[k:]
+    suf = torch.flip(torch.cumsum(torch.flip(lam, [-1]), -1), [-1])
+    suf_log = torch.flip(torch.cumsum(torch.flip(loglam, [-1]), -1), [-1])
+    k = torch.arange(1, n, device=eigvals.device, dtype=eigvals.dtype)
+    cnt = n - k
+    log_a = torch.log(suf[..., 1:] / cnt)
+    log_g = suf_log[..., 1:] / cnt
+    fit = n_snapshots * cnt * (log_a - log_g)
+    pen = k * (2 * n - k)
+    if criterion == "aic":
+        return fit + pen
+    if criterion == "mdl":
+        return fit + 0.5 * pen * math.log(n_snapshots)
+    raise ValueError(f"criterion must be 'aic' or 'mdl', not {criterion!r}")
+
+
+def estimate_order(eigvals: torch.Tensor, n_snapshots: int, criterion: str = "aic",
+                   max_order: int | None = None) -> torch.Tensor:
+    """Model order in ``1 .. N-1`` minimising the criterion, ``(...,)`` long.
+
+    The order never exceeds the number of eigenvalues above ``1e-11`` of the
+    largest: with noiseless data the remaining ones are round-off whose spread
+    would otherwise be read as signal.
+    """
+    n = eigvals.shape[-1]
+    ic = information_criterion(eigvals, n_snapshots, criterion)
+    n_num = (eigvals > _EIG_RTOL * eigvals[..., :1]).sum(-1).clamp(1, n - 1)
+    cap = n_num if max_order is None else n_num.clamp_max(max_order)
+    k = torch.arange(1, n, device=eigvals.device)
+    ic = torch.where(k <= cap.unsqueeze(-1), ic, torch.full_like(ic, math.inf))
+    return ic.argmin(-1) + 1
+
+
+def root_music(signal_vecs: torch.Tensor, n_freq: int) -> torch.Tensor:
+    """Root-MUSIC frequencies from a signal subspace.
+
+    The null spectrum ``a(z)^H P_n a(z)`` with ``P_n = I - V_s V_s^H`` is a
+    Laurent polynomial whose coefficient of ``z^l`` is the sum of the l-th
+    diagonal of ``P_n``. Its roots come in pairs ``(z, 1/z^*)``; the
+    ``n_freq`` roots inside (or on) the unit circle closest to it give the
+    frequencies ``angle(z)``. Torch has no ``roots``: the eigenvalues of the
+    companion matrix are the roots.
+
+    Parameters
+    ----------
+    signal_vecs : torch.Tensor
+        ``(N, K_s)`` orthonormal columns.
+    n_freq : int
+        Number of frequencies to return.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n_freq,)`` real, rad/sample in ``(-pi, pi]``.
+    """
+    n = signal_vecs.shape[0]
+    p_noise = -(signal_vecs @ signal_vecs.conj().T)
+    p_noise.diagonal().add_(1.0)
+    # coefficient of z^{l}, l = -(N-1) .. N-1, is the l-th diagonal sum
+    offsets = range(n - 1, -n, -1)  # highest power first
+    coef = torch.stack([p_noise.diagonal(offset=o).sum() for o in offsets])
+    # drop (numerically) vanishing leading coefficients before building the companion matrix
+    scale = coef.abs().max()
+    while coef.shape[0] > 2 and coef[0].abs() <= 1e-14 * scale:
+        coef = coef[1:]
+    deg = coef.shape[0] - 1
+    comp = torch.zeros(deg, deg, dtype=coef.dtype, device=coef.device)
+    comp[0, :] = -coef[1:] / coef[0]
+    if deg > 1:
+        comp[1:, :-1] = torch.eye(deg - 1, dtype=coef.dtype, device=coef.device)
+    roots = torch.linalg.eigvals(comp)
+    mag = roots.abs()
+    # roots of a double zero on the circle split by ~sqrt(eps): allow a hair outside
+    inside = mag <= 1.0 + 1e-6
+    dist = torch.where(inside, (1.0 - mag).abs(), torch.full_like(mag, math.inf))
+    order = torch.argsort(dist)
+    ang = torch.angle(roots)
+    chosen: list[int] = []
+    for i in order.tolist():
+        if not math.isfinite(dist[i].item()) or len(chosen) == n_freq:
+            break
+        # both halves of a split double root sit on the circle: keep one
+        if any(abs(math.remainder(ang[i].item() - ang[j].item(), 2 * math.pi)) < 1e-5 for j in chosen):
+            continue
+        chosen.append(i)
+    return ang[torch.tensor(chosen, dtype=torch.long, device=ang.device)]
+
+
+def esprit(signal_vecs: torch.Tensor) -> torch.Tensor:
+    """Least-squares ESPRIT: ``V_s[1:] ~ V_s[:-1] Psi``, frequencies ``angle(eig(Psi))``.
+
+    Parameters
+    ----------
+    signal_vecs : torch.Tensor
+        ``(N, K_s)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(K_s,)`` rad/sample.
+    """
+    psi = torch.linalg.lstsq(signal_vecs[:-1], signal_vecs[1:]).solution
+    return torch.angle(torch.linalg.eigvals(psi))
+
+
+def _polish(mu: torch.Tensor, signal_vecs: torch.Tensor, n_iter: int = 3) -> torch.Tensor:
+    """Newton steps on the MUSIC signal-subspace power ``||V_s^H a(mu)||^2``.
+
+    Root finding of a polynomial with (near-)double roots is only accurate to
+    about sqrt(eps); a few Newton steps on the smooth spectrum recover full
+    precision and do not move a noisy estimate by more than its own error.
+    """
+    n = signal_vecs.shape[0]
+    real = signal_vecs.real.dtype
+    idx = torch.arange(n, device=mu.device, dtype=real)
+    vh = signal_vecs.conj().T
+    for _ in range(n_iter):
+        ph = idx[:, None] * mu[None, :]
+        a = torch.polar(torch.ones_like(ph), ph).to(signal_vecs.dtype)
+        c0 = vh @ a
+        c1 = vh @ (1j * idx[:, None] * a)
+        c2 = vh @ (-(idx ** 2)[:, None] * a)
+        # f = |c0|^2, f' = 2 Re(c0^* c1), f'' = 2 (|c1|^2 + Re(c0^* c2))
+        d1 = 2 * (c0.conj() * c1).real.sum(0)
+        d2 = 2 * ((c1.abs() ** 2).sum(0) + (c0.conj() * c2).real.sum(0))
+        step = torch.where(d2 < 0, -d1 / d2, torch.zeros_like(d1))
+        # never step further than a tenth of a resolution cell
+        lim = 0.2 * math.pi / n
+        mu = mu + step.clamp(-lim, lim)
+    return mu
+
+
+def estimate_mode(y: torch.Tensor, mode: int, order: str | int = "aic", method: str = "root-music",
+                  fba: bool = True, n_targets: int | None = None, polish: bool = True) -> ModeResult:
+    """Candidate frequencies of one mode of a (compressed) tensor.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(N1, N2, N3)`` complex.
+    mode : int
+        0 (antennas), 1 (subcarriers) or 2 (symbols).
+    order : {"aic", "mdl", "true"} or int
+        Model order rule; ``"true"`` uses ``n_targets`` (capped at ``N_m - 1``).
+    method : {"root-music", "esprit"}
+    fba : bool
+        Forward-backward averaging of the covariance.
+    n_targets : int, optional
+        Upper bound on the order when given.
+    polish : bool
+        Newton-polish root-MUSIC frequencies on the MUSIC spectrum.
+
+    Returns
+    -------
+    ModeResult
+    """
+    r, n_s = mode_covariance(y, mode, fba)
+    n = r.shape[-1]
+    evals, evecs = torch.linalg.eigh(r)
+    evals, evecs = evals.flip(-1).clamp_min(0.0), evecs.flip(-1)
+    ic = None
+    if order in ("aic", "mdl"):
+        ic = information_criterion(evals, n_s, order)
+        k = int(estimate_order(evals, n_s, order, max_order=n_targets))
+    elif order == "true":
+        if n_targets is None:
+            raise ValueError("order='true' needs n_targets")
+        k = min(int(n_targets), n - 1)
+    else:
+        k = min(int(order), n - 1)
+    vs = evecs[:, :k]
+    if method == "root-music":
+        mu = root_music(vs, k)
+        if polish:
+            mu = _polish(mu, vs)
+    elif method == "esprit":
+        mu = esprit(vs)
+    else:
+        raise ValueError(f"method must be 'root-music' or 'esprit', not {method!r}")
+    noise = evals[k:]
+    noise_var = float(noise.mean()) if noise.numel() else 0.0
+    mu = torch.remainder(mu + math.pi, 2 * math.pi) - math.pi
+    return ModeResult(mu=mu, order=k, eigvals=evals, noise_var=noise_var, criterion=ic)
