@@ -17,7 +17,7 @@ import math
 
 import torch
 
-__all__ = ["vandermonde", "synthesize", "noise_variance", "simulate_tensor"]
+__all__ = ["vandermonde", "synthesize", "noise_variance", "simulate_tensor", "generate"]
 
 
 def vandermonde(mu: torch.Tensor, n: int, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -127,3 +127,43 @@ def simulate_tensor(mu: torch.Tensor, gains: torch.Tensor, shape: tuple[int, int
     # complex randn draws real and imaginary parts with variance 1/2 each: CN(0, 1)
     noise = torch.randn(clean.shape, generator=gen, device=device, dtype=dtype)
     return clean + math.sqrt(sigma2) * noise
+
+
+def generate(scenario: str = "default", snr_db: float | None = 10.0, n_trials: int = 1,
+             seed: int = 0, device: torch.device | str | None = None,
+             dtype: torch.dtype | str = torch.complex128, **scenario_options):
+    """Embedded dataset: a named scenario simulated at one SNR.
+
+    This is the ``generator`` of ``data_manifests/isac/simulated-default.yaml``.
+
+    Parameters
+    ----------
+    scenario : str
+        ``default``, ``plain-demo`` or ``close``
+        (:mod:`domains.isac.scenarios`).
+    snr_db : float or None
+        Per-entry SNR (``sigma^2 = mean|b|^2 / 10^(snr_db/10)``); None is noiseless.
+    n_trials, seed, device, dtype
+        As in :func:`simulate_tensor`; ``dtype`` may be given by name.
+    **scenario_options
+        Passed to the scenario factory (e.g. ``dimension`` for ``close``).
+
+    Returns
+    -------
+    domains.isac.types.CSIData
+        ``csi`` ``(n_trials, N1, N2, N3)``, the radar, the true scenario and
+        the noise variance.
+    """
+    from domains.isac.scenarios import get_scenario
+    from domains.isac.types import CSIData
+
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    scen = get_scenario(scenario, **scenario_options)
+    y = simulate_tensor(scen.mu, scen.gains, scen.shape, snr_db, n_trials=n_trials, seed=seed,
+                        device=device if device is not None else "cpu", dtype=dtype)
+    sigma2 = 0.0 if snr_db is None or math.isinf(snr_db) else noise_variance(scen.gains, snr_db)
+    params = {"scenario": scenario, "snr_db": snr_db, "n_trials": n_trials, "seed": seed,
+              **scenario_options}
+    return CSIData(csi=y, radar=scen.radar, source=f"simulated:{scen.name}", attrs=params,
+                   truth=scen, noise_var=sigma2)

@@ -52,3 +52,32 @@ class Estimate:
     def n_targets(self) -> int:
         """Number of estimated targets ``K_hat``."""
         return int(self.mu.shape[-2])
+
+
+@dataclass
+class CSIData:
+    """A CSI tensor with the radar that produced it (loaded or simulated).
+
+    Attributes
+    ----------
+    csi : torch.Tensor
+        ``(..., N1, N2, N3)`` complex: (antennas, subcarriers, symbols), with
+        optional leading Monte Carlo trials (simulated data only).
+    radar : domains.isac.physics.OFDMRadar
+        Carrier, numerology, array and geometry.
+    source : str
+        File path, or ``"simulated:<scenario>"``.
+    attrs : dict
+        The raw attributes (file) or generator parameters (simulated).
+    truth : object, optional
+        The :class:`domains.isac.scenarios.Scenario` for simulated data.
+    noise_var : float, optional
+        Per-entry noise variance when known (simulated data).
+    """
+
+    csi: torch.Tensor
+    radar: object
+    source: str
+    attrs: dict = field(default_factory=dict)
+    truth: object = None
+    noise_var: float | None = None
