@@ -1,0 +1,67 @@
+"""Deterministic CRB from per-mode Gram pieces."""
+
+import math
+
+import pytest
+import torch
+
+from domains.isac.crb import crb_mu, crb_physical, crb_single_target, fisher_information
+from domains.isac.scenarios import get_scenario
+from domains.isac.simulate import vandermonde
+
+
+def test_single_target_closed_form_numbers_of_the_brief():
+    mu = torch.tensor([[0.3, -0.2, 0.05]], dtype=torch.float64)
+    got = crb_mu(mu, torch.tensor([1.0 + 0j]), (8, 32, 28), 1.0)[0]
+    assert got.tolist() == pytest.approx([1.3287e-5, 8.182e-7, 1.069e-6], rel=2e-4)
+    torch.testing.assert_close(got, crb_single_target((8, 32, 28), 1.0), rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("snr, amp", [(1.0, 1.0), (10.0, 0.3), (0.1, 2.0)])
+def test_single_target_scales_with_snr(snr, amp):
+    mu = torch.tensor([[-1.0, 2.5, 0.0]], dtype=torch.float64)
+    sigma2 = amp ** 2 / snr
+    got = crb_mu(mu, torch.tensor([amp * 1j], dtype=torch.complex128), (5, 9, 12), sigma2)[0]
+    torch.testing.assert_close(got, crb_single_target((5, 9, 12), snr), rtol=1e-10, atol=0)
+
+
+def test_gram_form_equals_explicit_projector():
+    torch.manual_seed(0)
+    shape, k = (4, 5, 6), 3
+    mu = torch.rand(k, 3, dtype=torch.float64) * 2 - 1
+    b = torch.randn(k, dtype=torch.complex128)
+    a = [vandermonde(mu[:, m], shape[m]) for m in range(3)]
+    d = [1j * torch.arange(shape[m], dtype=torch.float64)[:, None] * a[m] for m in range(3)]
+    kr = lambda x, y, z: torch.einsum("ik,jk,lk->ijlk", x, y, z).reshape(-1, k)
+    s = kr(*a)
+    delta = torch.cat([kr(*(d[q] if q == r else a[q] for q in range(3))) for r in range(3)], 1)
+    proj = torch.eye(s.shape[0], dtype=s.dtype) - s @ torch.linalg.solve(s.mH @ s, s.mH)
+    bb = torch.outer(b.conj(), b).repeat(3, 3)
+    f = 2 / 0.7 * ((delta.mH @ proj @ delta) * bb).real
+    torch.testing.assert_close(fisher_information(mu, b, shape, 0.7), f, rtol=1e-9, atol=1e-9)
+    full = crb_mu(mu, b, shape, 0.7, full=True)
+    torch.testing.assert_close(crb_mu(mu, b, shape, 0.7), torch.diagonal(full).reshape(3, k).T)
+
+
+def test_well_separated_targets_approach_the_single_target_bound():
+    s = get_scenario("default")
+    crb = crb_mu(s.mu, s.gains, s.shape, 1.0)
+    single = crb_single_target(s.shape, 1.0)
+    ratio = crb / single
+    assert bool((ratio > 0.99).all()) and bool((ratio < 1.2).all())
+
+
+def test_physical_units_use_the_jacobian():
+    s = get_scenario("default")
+    var = crb_physical(s.radar, s.mu, s.gains, 0.1)
+    jac = s.radar.jacobian(s.targets.physical)
+    torch.testing.assert_close(var * jac ** 2, crb_mu(s.mu, s.gains, s.shape, 0.1))
+    # broadside-referenced angle: dmu/dtheta = pi cos(theta) rad per rad
+    assert jac[0, 0].item() == pytest.approx(math.pi * math.cos(math.radians(-30)) * math.pi / 180)
+
+
+def test_close_targets_raise_the_bound():
+    s = get_scenario("close")
+    c = crb_mu(s.mu, s.gains, s.shape, 1.0)
+    single = crb_single_target(s.shape, 1.0)
+    assert bool((c[:, 2] >= single[2] * 0.999).all())
