@@ -1,0 +1,173 @@
+"""PLAIN: compression, per-mode estimation, fusion; exactness, accuracy, bad input."""
+
+import math
+
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from domains.isac.crb import crb_mu
+from domains.isac.plain import averaging_gain, compress, plain, plain_batch
+from domains.isac.plain.modal import estimate_order, information_criterion
+from domains.isac.scenarios import get_scenario
+from domains.isac.simulate import noise_variance, simulate_tensor, synthesize, vandermonde
+from shared.errors import BadInput
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # small kernels: a second thread only adds contention on a shared 2-core box
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _matched_errors(mu_hat, mu_true, weight=None):
+    """Wrapped errors of the optimally assigned estimates, ordered like the truth."""
+    assert mu_hat.shape == mu_true.shape
+    d = torch.remainder(mu_hat[:, None, :] - mu_true[None] + math.pi, 2 * math.pi) - math.pi
+    cost = (d ** 2 / (1.0 if weight is None else weight[None])).sum(-1)
+    rows, cols = linear_sum_assignment(cost.numpy())
+    out = torch.empty_like(mu_true)
+    out[torch.as_tensor(cols)] = d[rows, cols]
+    return out
+
+
+@pytest.fixture(scope="module")
+def default():
+    return get_scenario("default")
+
+
+@pytest.mark.parametrize("compression", [None, ("averaging", (1, 2, 2)), ("decimation", (1, 2, 2)),
+                                         ("averaging", (1, 4, 2))])
+@pytest.mark.parametrize("method", ["root-music", "esprit"])
+def test_noiseless_recovery_default(default, compression, method):
+    y = synthesize(default.mu, default.gains, default.shape)
+    est = plain(y, default.n_targets, compression=compression, method=method)
+    err = _matched_errors(est.mu, default.mu)
+    assert float(err.abs().max()) < 1e-6
+    # amplitudes refit on the full tensor
+    order = torch.as_tensor(linear_sum_assignment(
+        (est.mu[:, None] - default.mu[None]).abs().sum(-1).numpy())[1])
+    gains = torch.empty_like(est.gains)
+    gains[order] = est.gains
+    assert float((gains - default.gains).abs().max()) < 1e-6
+    assert est.mu.dtype == torch.float64 and est.gains.dtype == torch.complex128
+
+
+@pytest.mark.parametrize("fusion", ["omp", "ls"])
+def test_noiseless_model_order_and_fusion(default, fusion):
+    y = synthesize(default.mu, default.gains, default.shape)
+    est = plain(y, None, fusion=fusion)
+    assert est.n_targets == 4
+    assert float(_matched_errors(est.mu, default.mu).abs().max()) < 1e-6
+    # one angle, one range, one velocity is shared by two targets: 3 candidates per mode
+    assert est.extra["mode_orders"] == [3, 3, 3]
+
+
+def test_averaging_keeps_vandermonde_structure():
+    mu = torch.tensor([0.31, -0.9, 2.0], dtype=torch.float64)
+    shape, factors = (12, 30, 28), (2, 3, 4)
+    y = synthesize(mu[None], torch.ones(1, dtype=torch.complex128), shape)
+    yc = compress(y, "averaging", factors)
+    assert yc.shape == (6, 10, 7)
+    want = torch.ones(1, dtype=torch.complex128)
+    mus = []
+    for m in range(3):
+        want = want * averaging_gain(mu[m], factors[m])
+        mus.append(torch.remainder(factors[m] * mu[m] + math.pi, 2 * math.pi) - math.pi)
+    expected = synthesize(torch.stack(mus)[None], want, yc.shape)
+    torch.testing.assert_close(yc, expected, rtol=0, atol=1e-13)
+    # the gain is the closed form (1/D) e^{j mu (D-1)/2} sin(D mu / 2) / sin(mu / 2)
+    d, w = 4, 0.3
+    g = averaging_gain(torch.tensor(w, dtype=torch.float64), d)
+    closed = math.sin(d * w / 2) / (d * math.sin(w / 2))
+    assert abs(complex(g) - closed * complex(math.cos(w * (d - 1) / 2), math.sin(w * (d - 1) / 2))) < 1e-14
+
+
+def test_averaging_divides_the_noise_variance():
+    g = torch.Generator().manual_seed(0)
+    n = torch.randn((2, 64, 256), dtype=torch.complex128, generator=g)
+    nc = compress(n, "averaging", (1, 4, 2))
+    assert float((nc.abs() ** 2).mean()) == pytest.approx(1 / 8, rel=0.05)
+    assert compress(n, "decimation", (1, 4, 2)).shape == (2, 16, 128)
+
+
+def test_information_criteria_count_the_signal_eigenvalues():
+    lam = torch.tensor([10.0, 5.0, 1.02, 1.0, 0.99, 0.98], dtype=torch.float64)
+    for crit in ("aic", "mdl"):
+        ic = information_criterion(lam, 1000, crit)
+        assert ic.shape == (5,)
+        assert int(estimate_order(lam, 1000, crit)) == 2
+    # round-off below 1e-11 of the largest eigenvalue is not signal
+    lam0 = torch.tensor([4.0, 2.0, 1e-16, 3e-17, 1e-18], dtype=torch.float64)
+    assert int(estimate_order(lam0, 500, "aic")) == 2
+
+
+def test_rmse_within_twice_the_crb_at_10_db(default):
+    snr, n_trials = 10.0, 8
+    y = simulate_tensor(default.mu, default.gains, default.shape, snr, n_trials=n_trials, seed=7)
+    crb = crb_mu(default.mu, default.gains, default.shape, noise_variance(default.gains, snr))
+    errs = []
+    for est in plain_batch(y, default.n_targets):
+        assert est.n_targets == default.n_targets
+        errs.append(_matched_errors(est.mu, default.mu, crb))
+    rmse = torch.stack(errs).pow(2).mean(0).sqrt()
+    ratio = rmse / crb.sqrt()
+    assert bool((ratio <= 2.0).all()), ratio
+
+
+def test_model_order_with_noise(default):
+    y = simulate_tensor(default.mu, default.gains, default.shape, 0.0, n_trials=2, seed=1)
+    for t in range(2):
+        est = plain(y[t], None)
+        assert est.n_targets == 4
+        # the noise-variance estimate is the per-entry variance of the raw tensor
+        assert est.extra["noise_var"] == pytest.approx(noise_variance(default.gains, 0.0), rel=0.1)
+
+
+def test_center_shifts_the_unambiguous_interval():
+    # mu_F = -2.0 aliases under a factor 2 (|2 mu| > pi) unless the band is centred on it
+    mu = torch.tensor([[0.4, -2.0, 0.1], [-0.7, -2.3, -0.2]], dtype=torch.float64)
+    b = torch.tensor([1.0, 1.0j], dtype=torch.complex128)
+    y = synthesize(mu, b, (8, 32, 16))
+    bad = plain(y, 2, compression=("averaging", (1, 2, 1)))
+    assert float(_matched_errors(bad.mu, mu).abs().max()) > 0.5
+    good = plain(y, 2, compression=("averaging", (1, 2, 1)), center=(0.0, -2.0, 0.0))
+    assert float(_matched_errors(good.mu, mu).abs().max()) < 1e-6
+
+
+def test_keeps_dtype_complex64():
+    s = get_scenario("default")
+    y = synthesize(s.mu, s.gains, s.shape, dtype=torch.complex64)
+    est = plain(y, 4)
+    assert est.mu.dtype == torch.float32 and est.gains.dtype == torch.complex64
+    assert float(_matched_errors(est.mu.double(), s.mu).abs().max()) < 1e-3
+
+
+@pytest.mark.parametrize("kwargs, where", [
+    (dict(n_targets=4, compression=("averaging", (4, 1, 1))), "compression.factors[0]"),
+    (dict(n_targets=4, compression=("decimation", (1, 1, 16))), "compression.factors[2]"),
+    (dict(n_targets=16), "n_targets"),
+    (dict(n_targets=0), "n_targets"),
+    (dict(n_targets=2, compression=("smoothing", (1, 2, 2))), "compression.method"),
+    (dict(n_targets=2, compression=("averaging", (1, 0, 2))), "compression.factors"),
+    (dict(n_targets=2, fusion="magic"), "fusion"),
+])
+def test_bad_configuration(kwargs, where):
+    y = synthesize(torch.zeros(1, 3, dtype=torch.float64), torch.ones(1, dtype=torch.complex128),
+                   (16, 32, 16))
+    with pytest.raises(BadInput) as err:
+        plain(y, **kwargs)
+    assert str(err.value).startswith(where)
+
+
+@pytest.mark.parametrize("y, what", [
+    (torch.ones(4, 8, 8, dtype=torch.float64), "complex"),
+    (torch.ones(4, 8, dtype=torch.complex128), "3 modes"),
+    (torch.full((4, 8, 8), complex("nan"), dtype=torch.complex128), "NaN"),
+])
+def test_bad_tensor(y, what):
+    with pytest.raises(BadInput, match=what):
+        plain(y, 1)
