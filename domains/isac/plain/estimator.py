@@ -12,7 +12,7 @@ import torch
 
 from domains.isac.plain.atoms import ls_gains, steering
 from domains.isac.plain.compress import check_factors, compress, expand_frequency
-from domains.isac.plain.fusion import tensor_ls, tensor_omp
+from domains.isac.plain.fusion import tensor_ls, tensor_omp, tensor_omp_tucker
 from domains.isac.plain.modal import estimate_mode
 from domains.isac.simulate import vandermonde
 from domains.isac.types import Estimate
@@ -71,8 +71,9 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
         Per-mode frequency estimator.
     order : {"aic", "mdl", "true"} or int
         Per-mode model order rule.
-    fusion : {"omp", "ls"}
-        Tensor-OMP (default) or TensorLS.
+    fusion : {"omp", "omp-tucker", "ls"}
+        Tensor-OMP over Kronecker atoms with a joint amplitude refit
+        (default), the reference code's Tucker-residual variant, or TensorLS.
     fba : bool
         Forward-backward averaging of the per-mode covariances.
     center : sequence of 3 floats, optional
@@ -130,10 +131,12 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
     noise_c = sum(modes[m].noise_var * dof[m] for m in range(3)) / max(sum(dof), 1)
     if fusion == "omp":
         fused = tensor_omp(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
+    elif fusion == "omp-tucker":
+        fused = tensor_omp_tucker(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
     elif fusion == "ls":
         fused = tensor_ls(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
     else:
-        raise BadInput("fusion", f"unknown fusion {fusion!r}; use 'omp' or 'ls'")
+        raise BadInput("fusion", f"unknown fusion {fusion!r}; use 'omp', 'omp-tucker' or 'ls'")
     sup = fused.support
     mu_c = torch.stack([cand[m][sup[:, m]] for m in range(3)], dim=-1) if sup.shape[0] else \
         torch.zeros(0, 3, dtype=real, device=y.device)

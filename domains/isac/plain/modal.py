@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from shared.lowrank import svd
+
 __all__ = ["ModeResult", "mode_covariance", "information_criterion", "estimate_order",
            "root_music", "esprit", "estimate_mode"]
 
@@ -168,34 +170,39 @@ def root_music(signal_vecs: torch.Tensor, n_freq: int) -> torch.Tensor:
     n = signal_vecs.shape[0]
     p_noise = -(signal_vecs @ signal_vecs.conj().T)
     p_noise.diagonal().add_(1.0)
-    # coefficient of z^{l}, l = -(N-1) .. N-1, is the l-th diagonal sum
-    offsets = range(n - 1, -n, -1)  # highest power first
-    coef = torch.stack([p_noise.diagonal(offset=o).sum() for o in offsets])
-    # drop (numerically) vanishing leading coefficients before building the companion matrix
+    # coefficient of z^l (l = -(N-1) .. N-1) is the l-th diagonal sum; scatter
+    # every entry onto its diagonal, highest power first
+    idx = torch.arange(n, device=p_noise.device)
+    diag_id = (n - 1) - (idx[None, :] - idx[:, None])
+    coef = torch.zeros(2 * n - 1, dtype=p_noise.dtype, device=p_noise.device)
+    coef.index_add_(0, diag_id.reshape(-1), p_noise.reshape(-1))
+    # the leading coefficient is -sum_k V[0,k] conj(V[N-1,k]); drop it if it vanishes
     scale = coef.abs().max()
     while coef.shape[0] > 2 and coef[0].abs() <= 1e-14 * scale:
         coef = coef[1:]
     deg = coef.shape[0] - 1
-    comp = torch.zeros(deg, deg, dtype=coef.dtype, device=coef.device)
+    comp = torch.diag(torch.ones(deg - 1, dtype=coef.dtype, device=coef.device), -1)
     comp[0, :] = -coef[1:] / coef[0]
-    if deg > 1:
-        comp[1:, :-1] = torch.eye(deg - 1, dtype=coef.dtype, device=coef.device)
     roots = torch.linalg.eigvals(comp)
+    return _pick_roots(roots, n_freq)
+
+
+def _pick_roots(roots: torch.Tensor, n_freq: int) -> torch.Tensor:
+    """The ``n_freq`` distinct roots inside the unit circle closest to it."""
     mag = roots.abs()
-    # roots of a double zero on the circle split by ~sqrt(eps): allow a hair outside
-    inside = mag <= 1.0 + 1e-6
-    dist = torch.where(inside, (1.0 - mag).abs(), torch.full_like(mag, math.inf))
-    order = torch.argsort(dist)
     ang = torch.angle(roots)
-    chosen: list[int] = []
-    for i in order.tolist():
-        if not math.isfinite(dist[i].item()) or len(chosen) == n_freq:
-            break
-        # both halves of a split double root sit on the circle: keep one
-        if any(abs(math.remainder(ang[i].item() - ang[j].item(), 2 * math.pi)) < 1e-5 for j in chosen):
-            continue
-        chosen.append(i)
-    return ang[torch.tensor(chosen, dtype=torch.long, device=ang.device)]
+    # a double root on the circle (noiseless data) splits by ~sqrt(eps), possibly
+    # both halves just outside: allow a hair outside, then drop angle duplicates
+    inside = mag <= 1.0 + 1e-6
+    dist = (1.0 - mag).abs()
+    dist = torch.where(inside, dist, dist + 1e6)  # outside roots only as a last resort
+    order = torch.argsort(dist)
+    ang_s = ang[order]
+    diff = torch.remainder(ang_s[:, None] - ang_s[None, :] + math.pi, 2 * math.pi) - math.pi
+    earlier = torch.tril(torch.ones_like(diff, dtype=torch.bool), diagonal=-1)
+    dup = ((diff.abs() < 1e-5) & earlier).any(dim=1)
+    keep = order[~dup][:n_freq]
+    return ang[keep]
 
 
 def esprit(signal_vecs: torch.Tensor) -> torch.Tensor:
@@ -268,8 +275,10 @@ def estimate_mode(y: torch.Tensor, mode: int, order: str | int = "aic", method: 
     """
     r, n_s = mode_covariance(y, mode, fba)
     n = r.shape[-1]
-    evals, evecs = torch.linalg.eigh(r)
-    evals, evecs = evals.flip(-1).clamp_min(0.0), evecs.flip(-1)
+    # the covariance is Hermitian PSD: its SVD is its eigendecomposition,
+    # descending, which is the order AIC/MDL and the subspace split need
+    evecs, evals, _ = svd(r, method="full")
+    evals = evals.clamp_min(0.0)
     ic = None
     if order in ("aic", "mdl"):
         ic = information_criterion(evals, n_s, order)

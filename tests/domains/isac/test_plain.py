@@ -56,7 +56,7 @@ def test_noiseless_recovery_default(default, compression, method):
     assert est.mu.dtype == torch.float64 and est.gains.dtype == torch.complex128
 
 
-@pytest.mark.parametrize("fusion", ["omp", "ls"])
+@pytest.mark.parametrize("fusion", ["omp", "omp-tucker", "ls"])
 def test_noiseless_model_order_and_fusion(default, fusion):
     y = synthesize(default.mu, default.gains, default.shape)
     est = plain(y, None, fusion=fusion)
