@@ -1,0 +1,51 @@
+"""Configuration of the ``isac`` flow and its profile presets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Baseline = Literal["fft3d", "sequential", "esprit3d"]
+
+
+class IsacConfig(BaseModel):
+    """Settings of the ``isac`` flow (``--set key=value`` overrides any field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # data
+    scenario: Literal["default", "plain-demo", "close"] = "default"
+    close_dimension: Literal["angle", "range", "velocity"] = "velocity"
+    snr_db: list[float] = Field(default=[-10.0, 0.0, 10.0, 20.0], min_length=1,
+                                description="per-entry SNR grid of the Monte Carlo run, dB")
+    reference_snr_db: float = Field(default=10.0, description="SNR of the headline metrics and figures, dB")
+    n_trials: int = Field(default=50, ge=1, description="noise realisations per SNR")
+    # PLAIN
+    compression: Literal["none", "decimation", "averaging"] | None = Field(
+        default=None, description="None: the scenario's own (averaging for all presets)")
+    factors: list[int] | None = Field(default=None, min_length=3, max_length=3,
+                                      description="compression factor per mode; None: the scenario's")
+    method: Literal["root-music", "esprit"] = "root-music"
+    order: Literal["aic", "mdl"] = "aic"
+    fusion: Literal["omp", "ls"] = "omp"
+    known_order: bool = Field(default=True, description="give every method the true number of targets")
+    n_targets: int | None = Field(default=None, ge=1,
+                                  description="targets to look for in measured CSI; None estimates it")
+    refine: bool = True
+    # baselines and sweeps
+    baselines: list[Baseline] = ["fft3d", "sequential", "esprit3d"]
+    esprit_trials: int = Field(default=10, ge=1, description="trials per SNR for joint 3-D ESPRIT (slow)")
+    scaling_sizes: list[int] = Field(default=[32, 64, 128, 256],
+                                     description="N_F = N_T of the runtime sweep (N_R = 16)")
+    esprit_max_size: int = Field(default=64, description="largest sweep size joint ESPRIT is run at")
+    dtype: Literal["complex64", "complex128"] = "complex128"
+
+
+PROFILES = {
+    "quick": {"snr_db": [0.0, 10.0, 20.0], "n_trials": 8, "esprit_trials": 2,
+              "scaling_sizes": [32, 64, 128], "esprit_max_size": 32},
+    "full": {"snr_db": [-20.0, -15.0, -10.0, -5.0, 0.0, 5.0, 10.0, 15.0, 20.0], "n_trials": 200,
+             "esprit_trials": 20, "scaling_sizes": [32, 64, 128, 256, 512, 1024],
+             "esprit_max_size": 64},
+}

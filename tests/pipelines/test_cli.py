@@ -1,0 +1,98 @@
+"""The CLI's contract: exit codes, one-line errors, nothing that looks complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from pipelines.cli import main
+from shared.runs import list_runs
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="module")
+def h5file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("data") / "x.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(p, "w") as f:
+        f["good"] = rng.standard_normal((12, 10, 8))
+        f["labels"] = np.array([b"a", b"b"])
+        nan = rng.standard_normal((6, 5, 4))
+        nan[1, 2, 3] = np.nan
+        f["nan"] = nan
+    return p
+
+
+def _bad_cases(h5file):
+    return [
+        ("missing file", ["--data", str(h5file.with_name("nope.h5")) + ":/good"], "nope.h5"),
+        ("missing dataset", ["--data", f"{h5file}:/absent"], f"{h5file}:/absent"),
+        ("non-numeric", ["--data", f"{h5file}:/labels"], "not numeric"),
+        ("nans", ["--data", f"{h5file}:/nan"], "NaN"),
+        ("unknown key", ["--set", "rnaks=[2,2,2]"], "--set rnaks"),
+        ("rank > mode", ["--data", f"{h5file}:/good", "--set", "ranks=[13,2,2]"], "--set ranks"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_bad_input_exits_2_with_one_line(prefect_harness, h5file, tmp_path, capsys, case):
+    name, args, needle = _bad_cases(h5file)[case]
+    rc = main(["run", "lowrank", "--out", str(tmp_path), *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, (name, err)
+    assert len(err.splitlines()) == 1 and needle in err, (name, err)
+    assert [r for r in list_runs(tmp_path) if r.status == "completed"] == []
+    assert not any(p.name.endswith(".partial") for p in tmp_path.glob("*/*"))
+
+
+def test_unknown_domain_exits_2(capsys, tmp_path):
+    assert main(["run", "geology", "--out", str(tmp_path)]) == 2
+    assert "domain 'geology'" in capsys.readouterr().err
+    assert not tmp_path.joinpath("geology").exists()
+
+
+def test_run_prints_dir_last_and_runs_show(prefect_harness, h5file, tmp_path, capsys):
+    rc = main(["run", "lowrank", "--out", str(tmp_path), "--data", f"{h5file}:/good",
+               "--set", "ranks=[4,4,4]"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0
+    run_dir = Path(out[-1])
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["data"]["synthetic"] is False
+    assert m["data"]["sha256"] and len(m["data"]["sha256"]) == 64
+    # a random tensor is far from rank 4: the error is large but below 1
+    assert 0.3 < m["metrics"]["rel_error"] < 1.0
+    assert main(["runs", "show", run_dir.name, "--out", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "rel_error" in shown and "spectrum.png" in shown
+    assert main(["runs", "ls", "--out", str(tmp_path)]) == 0
+    assert run_dir.name in capsys.readouterr().out
+
+
+def test_data_commands(capsys):
+    assert main(["data", "ls"]) == 0
+    assert "synthetic-tucker" in capsys.readouterr().out
+    assert main(["data", "info", "synthetic-tucker"]) == 0
+    assert json.loads(capsys.readouterr().out)["generator"] == "domains.lowrank.data:synthetic_tensor"
+    assert main(["data", "info", "nope"]) == 2
+    assert main(["data", "verify"]) == 0
+
+
+def test_console_script_end_to_end(tmp_path):
+    """The installed `lowdim` prints the run directory as its last stdout line."""
+    exe = Path(sys.executable).parent / "lowdim"
+    res = subprocess.run([str(exe), "run", "lowrank", "--profile", "quick", "--out", str(tmp_path)],
+                         capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    last = Path(res.stdout.strip().splitlines()[-1])
+    assert last.parent == tmp_path / "lowrank" and last.is_dir()
+    m = json.loads((last / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["metrics"]["rel_error"] < 1e-5
