@@ -119,11 +119,12 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
         "methods": {name: {...}}}``. Per method, every metric is a list aligned
         with ``snr_db``: ``rmse_mu`` / ``rmse_physical`` ([3] per SNR,
         successful trials), ``rmse_mu_matched`` / ``rmse_physical_matched``
-        (all gated pairs), ``p_correct_order``, ``p_success``, ``n_success``,
+        (all gated pairs), ``rmse_mu_per_target`` ([K][3] per SNR, successful
+        trials), ``p_correct_order``, ``p_success``, ``n_success``,
         ``mean_misses``, ``mean_false``, ``ospa_cells``, ``runtime_s``,
-        ``n_errors`` and ``first_error``. ``crb`` has ``rmse_mu`` and
-        ``rmse_physical`` lists. With a radar, ``physical_true`` and
-        ``limits`` are added.
+        ``n_errors`` and ``first_error``. ``crb`` has ``rmse_mu``,
+        ``rmse_physical`` and ``rmse_mu_per_target`` lists. With a radar,
+        ``physical_true`` and ``limits`` are added.
     """
     device = torch.device(device) if device is not None else mu.device
     real = torch.float64 if dtype == torch.complex128 else torch.float32
@@ -144,13 +145,14 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
         "known_order": bool(known_order),
         "gate_cells": float(gate_cells), "ospa_c_cells": float(ospa_c_cells),
         "ospa_p": float(ospa_p),
-        "crb": {"rmse_mu": [], "rmse_physical": []},
+        "crb": {"rmse_mu": [], "rmse_physical": [], "rmse_mu_per_target": []},
         "methods": {},
     }
     if radar is not None:
         out["physical_true"] = radar.from_mu(mu.cpu()).tolist()
         out["limits"] = radar.limits()
-    keys = ("rmse_mu", "rmse_mu_matched", "rmse_physical", "rmse_physical_matched",
+    keys = ("rmse_mu", "rmse_mu_per_target", "rmse_mu_matched", "rmse_physical",
+            "rmse_physical_matched",
             "p_correct_order", "p_success", "n_success", "mean_misses", "mean_false",
             "ospa_cells", "runtime_s", "n_errors", "first_error")
     for name in estimators:
@@ -161,6 +163,7 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
         if crb_fn is not None:
             var = torch.as_tensor(crb_fn(mu, gains, shape, sigma2)).to(torch.float64).cpu()
             out["crb"]["rmse_mu"].append(var.mean(0).sqrt().tolist())
+            out["crb"]["rmse_mu_per_target"].append(var.sqrt().tolist())
             if radar is not None:
                 jac = radar.jacobian(radar.from_mu(mu.cpu())).to(torch.float64)
                 out["crb"]["rmse_physical"].append((var / jac ** 2).mean(0).sqrt().tolist())
@@ -168,6 +171,7 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
                       "sq_all": torch.zeros(3, dtype=torch.float64),
                       "sqp": torch.zeros(3, dtype=torch.float64),
                       "sqp_all": torch.zeros(3, dtype=torch.float64),
+                      "sq_target": torch.zeros(K, 3, dtype=torch.float64),
                       "n_pairs": 0, "n_pairs_all": 0, "order": 0, "success": 0,
                       "misses": 0, "false": 0, "ospa": 0.0, "seconds": 0.0,
                       "errors": 0, "first_error": ""} for name in estimators}
@@ -208,12 +212,16 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
                         a["success"] += 1
                         a["sq"] += sq
                         a["n_pairs"] += len(m.pairs)
+                        a["sq_target"][[p[1] for p in m.pairs]] += m.errors.square()
                         if radar is not None and m.pairs:
                             a["sqp"] += sqp
         for name in estimators:
             a, r = acc[name], out["methods"][name]
             n = int(n_trials)
             r["rmse_mu"].append(_rms(a["sq"], a["n_pairs"]))
+            r["rmse_mu_per_target"].append(
+                (a["sq_target"] / a["success"]).sqrt().tolist() if a["success"]
+                else [[math.nan] * 3 for _ in range(K)])
             r["rmse_mu_matched"].append(_rms(a["sq_all"], a["n_pairs_all"]))
             if radar is not None:
                 r["rmse_physical"].append(_rms(a["sqp"], a["n_pairs"]))

@@ -68,6 +68,9 @@ def test_known_bias_gives_rmse_equal_to_bias(results, name):
     r = results["methods"][name]
     for row in r["rmse_mu"]:
         torch.testing.assert_close(torch.tensor(row, dtype=torch.float64), BIAS.abs(), atol=1e-12, rtol=0)
+    for rows in r["rmse_mu_per_target"]:
+        torch.testing.assert_close(torch.tensor(rows, dtype=torch.float64), BIAS.abs().expand(2, 3),
+                                   atol=1e-12, rtol=0)
     # physical units: range and velocity maps are affine, so the error is bias / slope
     radar = OFDMRadar(28e9, 120e3, *SHAPE)
     s = radar.slopes
