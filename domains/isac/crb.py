@@ -23,7 +23,8 @@ import torch
 from domains.isac.physics import OFDMRadar
 from domains.isac.simulate import vandermonde
 
-__all__ = ["mode_grams", "fisher_information", "crb_mu", "crb_physical", "crb_single_target"]
+__all__ = ["mode_grams", "fisher_information", "crb_mu", "crb_mu_plain_style", "crb_physical",
+           "crb_single_target"]
 
 
 def mode_grams(mu_r: torch.Tensor, n: int, dtype: torch.dtype = torch.complex128):
@@ -134,6 +135,42 @@ def crb_mu(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: float,
         return c
     k, r = mu.shape[-2], mu.shape[-1]
     return torch.diagonal(c, dim1=-2, dim2=-1).reshape(*c.shape[:-2], r, k).transpose(-1, -2)
+
+
+def crb_mu_plain_style(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: float) -> torch.Tensor:
+    """The approximate bound of PLAIN's reference code (Van Trees eq. 8.110 form).
+
+    Per mode r, with the other modes' frequencies treated as *known* and the
+    source covariance replaced by ``diag(|b|^2)``::
+
+        H_r = (Adot_r^H Adot_r .* G) - X (A_r^H A_r .* G)^-1 X^H,
+        X = Adot_r^H A_r .* G,   G = prod_{q != r} A_q^H A_q  (elementwise)
+        CRB_r = [Re(diag(|b|^2) .* H_r^T)]^-1 sigma^2 / 2
+
+    Exact for one target and slightly optimistic for several; reported next to
+    :func:`crb_mu`, which is the reference.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(K, R)`` variance bounds in (rad/sample)^2.
+    """
+    n_modes = mu.shape[-1]
+    real = mu.dtype if mu.dtype in (torch.float32, torch.float64) else torch.float64
+    cdtype = torch.complex128 if real == torch.float64 else torch.complex64
+    grams = [mode_grams(mu[..., r], shape[r], cdtype) for r in range(n_modes)]
+    power = (gains.to(cdtype).abs() ** 2)
+    out = []
+    for r in range(n_modes):
+        g = None
+        for q in range(n_modes):
+            if q != r:
+                g = grams[q]["aa"] if g is None else g * grams[q]["aa"]
+        x = grams[r]["da"] * g
+        h = grams[r]["dd"] * g - x @ torch.linalg.inv(grams[r]["aa"] * g) @ x.conj().transpose(-1, -2)
+        f = (torch.diag_embed(power.to(cdtype)) * h.transpose(-1, -2)).real
+        out.append(torch.diagonal(torch.linalg.inv(f), dim1=-2, dim2=-1) * sigma2 / 2.0)
+    return torch.stack(out, dim=-1)
 
 
 def crb_physical(radar: OFDMRadar, mu: torch.Tensor, gains: torch.Tensor, sigma2: float,

@@ -65,9 +65,14 @@ def _lm_system(y, mu, energy):
     """Cost, gradient ``Re(D^H r)`` and normal matrix ``Re(D^H P^perp D)``."""
     z, zd, grams = _pieces(y, mu)
     ss = _had(grams, lambda q: "aa")
-    b = torch.linalg.solve(ss, z.unsqueeze(-1)).squeeze(-1)
+    # two atoms that coincide make S^H S singular: such a point is rejected
+    # (cost +inf) instead of aborting the whole batch
+    ss_inv, info = torch.linalg.inv_ex(ss)
+    ok = info == 0
+    ss_inv = torch.where(ok[..., None, None], ss_inv, torch.zeros_like(ss_inv))
+    b = (ss_inv @ z.unsqueeze(-1)).squeeze(-1)
     cost = energy - (z.conj() * b).sum(-1).real
-    ss_inv = torch.linalg.inv(ss)
+    cost = torch.where(ok, cost, torch.full_like(cost, math.inf))
     ds = [_had(grams, lambda q, r=r: "da" if q == r else "aa") for r in range(3)]
     k = mu.shape[-2]
     grad = torch.cat([(b.conj() * (zd[..., r, :] - (ds[r] @ b.unsqueeze(-1)).squeeze(-1))).real
@@ -133,7 +138,8 @@ def refine_mu(y: torch.Tensor, mu0: torch.Tensor, max_iter: int = 50, tol: float
     for _ in range(max_iter):
         diag = torch.diagonal(hess, dim1=-2, dim2=-1).clamp_min(torch.finfo(real).tiny)
         system = hess + (lam[..., None, None] * eye) * diag.unsqueeze(-1)
-        step = torch.linalg.solve(system, grad.unsqueeze(-1)).squeeze(-1)
+        step, info = torch.linalg.solve_ex(system, grad.unsqueeze(-1))
+        step = torch.where((info == 0)[..., None], step.squeeze(-1), torch.zeros_like(grad))
         # parameter order in the system is (mode, target); mu is (target, mode)
         delta = step.reshape(*step.shape[:-1], 3, k).transpose(-1, -2)
         trial = mu + delta

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from domains.isac.crb import crb_mu, crb_physical, crb_single_target, fisher_information
+from domains.isac.crb import (crb_mu, crb_mu_plain_style, crb_physical, crb_single_target,
+                              fisher_information)
 from domains.isac.scenarios import get_scenario
 from domains.isac.simulate import vandermonde
 
@@ -65,3 +66,13 @@ def test_close_targets_raise_the_bound():
     c = crb_mu(s.mu, s.gains, s.shape, 1.0)
     single = crb_single_target(s.shape, 1.0)
     assert bool((c[:, 2] >= single[2] * 0.999).all())
+
+
+def test_plain_style_bound_is_exact_for_one_target_and_optimistic_otherwise():
+    mu1 = torch.tensor([[0.3, -0.2, 0.05]], dtype=torch.float64)
+    one = torch.tensor([1.0 + 0j], dtype=torch.complex128)
+    torch.testing.assert_close(crb_mu_plain_style(mu1, one, (8, 32, 28), 1.0),
+                               crb_mu(mu1, one, (8, 32, 28), 1.0), rtol=1e-9, atol=0)
+    mu2 = torch.tensor([[0.3, -0.2, 0.05], [0.35, -0.15, 0.1]], dtype=torch.float64)
+    two = torch.tensor([1.0 + 0j, 0.5j], dtype=torch.complex128)
+    assert bool((crb_mu_plain_style(mu2, two, (8, 16, 12), 1.0) < crb_mu(mu2, two, (8, 16, 12), 1.0)).all())
