@@ -183,3 +183,18 @@ def test_baselines_keep_dtype(fn):
 def test_ls_gains_recovers_amplitudes():
     Y = synthesize(MU_A, GAINS, SHAPE)
     torch.testing.assert_close(ls_gains(Y, MU_A), GAINS, atol=1e-10, rtol=0)
+
+
+@pytest.mark.slow
+def test_esprit_regime_b_monte_carlo_within_2x_crb():
+    # brief section 11: joint ESPRIT stays at ~1.3-1.6x the CRB in regime B
+    from domains.isac.evaluate import monte_carlo
+
+    mu = MU_A.clone()
+    mu[1, 2] = mu[0, 2] + 0.05
+    res = monte_carlo({"esprit3d": esprit3d}, mu, GAINS, SHAPE, [0.0, 10.0], n_trials=20, seed=11)
+    r = res["methods"]["esprit3d"]
+    for i in range(2):
+        assert r["p_success"][i] == 1.0
+        ratio = torch.tensor(r["rmse_mu"][i]) / torch.tensor(res["crb"]["rmse_mu"][i])
+        assert ratio.max().item() < 2.0, ratio
