@@ -208,6 +208,16 @@ class OFDMRadar:
             ``range_m``, ``velocity_mps`` as ``[lo, hi]``), the range that fits
             inside the cyclic prefix, the tensor shape after compression and
             the bandwidth / observation time.
+
+        Notes
+        -----
+        ``range_m`` is the whole non-aliased interval ``[0, 2 pi / (Delta |dmu/dR|))``
+        (the brief's and PLAIN's figure; PLAIN maps the compressed delay
+        frequency into ``(-2 pi, 0]``). Mapping back into the symmetric
+        ``(-pi/Delta, pi/Delta]`` (``plain``'s default, right for ranges
+        inside the CP) covers only ``range_m_symmetric``, the first half when
+        ``Delta >= 2``; ``plain(..., center=(0, -pi/Delta_F, 0))`` covers the
+        whole interval and also keeps its far end off the averaging null.
         """
         d = self.antenna_spacing_wavelengths
         n = self.shape
@@ -225,6 +235,7 @@ class OFDMRadar:
         else:
             angle_int = [math.degrees(math.acos(sin_max)), math.degrees(math.acos(-sin_max))]
         range_max = 2.0 * math.pi / (dm[1] * abs(s1))
+        range_sym = range_max if dm[1] == 1 else 0.5 * range_max
         vel_max = math.pi / (dm[2] * s2)
         return {
             "geometry": self.geometry,
@@ -245,6 +256,7 @@ class OFDMRadar:
             "unambiguous": {
                 "angle_deg": angle_int,
                 "range_m": [0.0, range_max],
+                "range_m_symmetric": [0.0, range_sym],
                 "velocity_mps": [-vel_max, vel_max],
             },
             "range_in_cp_m": self.cp_duration_s * SPEED_OF_LIGHT / self._way,

@@ -171,3 +171,21 @@ def test_bad_configuration(kwargs, where):
 def test_bad_tensor(y, what):
     with pytest.raises(BadInput, match=what):
         plain(y, 1)
+
+
+def test_long_ranges_need_the_centred_band():
+    # 28 GHz / 120 kHz: with a factor 2 on the subcarriers, the symmetric map
+    # reaches 312 m, the centred band the whole 625 m
+    from domains.isac.physics import OFDMRadar
+
+    radar = OFDMRadar(28e9, 120e3, 8, 64, 16)
+    lim = radar.limits((1, 2, 1))["unambiguous"]
+    assert lim["range_m_symmetric"][1] == pytest.approx(312.3, abs=0.1)
+    assert lim["range_m"][1] == pytest.approx(624.6, abs=0.1)
+    mu = radar.to_mu(torch.tensor([-20.0, 30.0], dtype=torch.float64),
+                     torch.tensor([150.0, 500.0], dtype=torch.float64),
+                     torch.tensor([5.0, -40.0], dtype=torch.float64))
+    y = synthesize(mu, torch.tensor([1.0, 1.0j], dtype=torch.complex128), radar.shape)
+    est = plain(y, 2, compression=("averaging", (1, 2, 1)), center=(0.0, -math.pi / 2, 0.0))
+    got = radar.from_mu(est.mu)[:, 1].sort().values
+    assert got.tolist() == pytest.approx([150.0, 500.0], abs=1e-4)
