@@ -1,0 +1,151 @@
+"""Small tensor helpers shared by the low-rank modules.
+
+Everything here is device- and dtype-preserving and never leaves torch.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from shared.errors import BadInput
+
+SeedLike = "int | torch.Generator | None"
+
+
+def make_generator(seed, device: torch.device | str = "cpu") -> torch.Generator | None:
+    """Turn ``seed`` into a ``torch.Generator`` (or ``None`` for torch's global RNG).
+
+    Parameters
+    ----------
+    seed : int, torch.Generator or None
+        An ``int`` gives a fresh generator seeded with it, on ``device``; a
+        generator is returned as is; ``None`` means torch's global RNG.
+    device : torch.device or str
+        Device of the generator created from an ``int``.
+    """
+    if seed is None or isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise BadInput("seed", f"expected an int, a torch.Generator or None, got {type(seed).__name__}")
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def randn(shape: Sequence[int], *, dtype: torch.dtype, device: torch.device, generator) -> torch.Tensor:
+    """Standard (complex) Gaussian samples drawn with ``generator`` and moved to ``device``.
+
+    The samples are drawn on the generator's device, so an ``int`` seed gives
+    the same numbers on CPU and on CUDA (the generator lives on the CPU).
+    """
+    gen_device = generator.device if generator is not None else device
+    out = torch.randn(tuple(shape), dtype=dtype, device=gen_device, generator=generator)
+    return out.to(device)
+
+
+def real_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The real dtype matching ``dtype`` (complex64 -> float32, complex128 -> float64)."""
+    return torch.empty((), dtype=dtype).real.dtype if dtype.is_complex else dtype
+
+
+def unfold(X: torch.Tensor, mode: int) -> torch.Tensor:
+    """Mode-``mode`` unfolding, C order (TensorLy's convention).
+
+    Shape ``(I_mode, prod of the other sizes)``; a view for the first mode,
+    a copy otherwise.
+    """
+    return torch.movedim(X, mode, 0).reshape(X.shape[mode], -1)
+
+
+def mode_dot(X: torch.Tensor, M: torch.Tensor, mode: int) -> torch.Tensor:
+    """``X x_mode M``: multiply mode ``mode`` of ``X`` (size ``I``) by ``M`` of shape ``(J, I)``.
+
+    Returns a tensor whose mode ``mode`` has size ``J``.
+    """
+    if mode == 0:
+        # A reshape of a contiguous tensor is a view: one GEMM, no copy.
+        rest = X.shape[1:]
+        out = M @ X.reshape(X.shape[0], -1)
+        return out.reshape((M.shape[0], *rest))
+    if mode == X.ndim - 1:
+        lead = X.shape[:-1]
+        out = X.reshape(-1, X.shape[-1]) @ M.transpose(0, 1)
+        return out.reshape((*lead, M.shape[0]))
+    return torch.movedim(torch.tensordot(M, X, dims=([1], [mode])), 0, mode)
+
+
+def multi_mode_dot(X: torch.Tensor, matrices: Sequence[torch.Tensor | None], *, conj_transpose: bool = False) -> torch.Tensor:
+    """Apply ``matrices[n]`` along every mode ``n`` (``None`` skips a mode).
+
+    With ``conj_transpose=True`` each matrix ``U`` of shape ``(I_n, R_n)`` is
+    applied as ``U^H`` (projection onto a factor); otherwise as ``U``
+    (reconstruction).  Modes are processed in the order that shrinks the
+    tensor most first, which keeps the intermediate tensors small.
+    """
+    mats = []
+    for n, U in enumerate(matrices):
+        if U is None:
+            continue
+        M = U.mH if conj_transpose else U
+        mats.append((n, M))
+    # Shrinking modes first (largest I/J ratio), growing modes last.
+    mats.sort(key=lambda nm: nm[1].shape[0] / nm[1].shape[1])
+    out = X
+    for n, M in mats:
+        out = mode_dot(out, M, n)
+    return out
+
+
+def unfolding_gram(X: torch.Tensor, mode: int) -> torch.Tensor:
+    """Gram matrix ``X_(mode) X_(mode)^H`` of shape ``(I_mode, I_mode)``.
+
+    The first and last modes use a reshape view of ``X`` (no copy); middle
+    modes copy once into the unfolding, which costs far less than the GEMM.
+    """
+    X = X if X.is_contiguous() else X.contiguous()
+    if mode == 0:
+        A = X.reshape(X.shape[0], -1)
+        return A @ A.mH
+    if mode == X.ndim - 1:
+        A = X.reshape(-1, X.shape[-1])
+        # X_(N) = A^T, so the Gram is A^T conj(A) = conj(A^H A).
+        return (A.mH @ A).conj()
+    A = unfold(X, mode)
+    return A @ A.mH
+
+
+def check_rank(rank: int, size: int, where: str, label: str) -> int:
+    """Validate a rank against a mode size and return it as an ``int``."""
+    if isinstance(rank, bool) or not isinstance(rank, (int,)) and not hasattr(rank, "__index__"):
+        raise BadInput(where, f"rank must be an integer, got {rank!r}")
+    rank = int(rank)
+    if rank < 1:
+        raise BadInput(where, f"rank {rank} must be at least 1")
+    if rank > size:
+        raise BadInput(where, f"rank {rank} exceeds {label} of size {size}")
+    return rank
+
+
+def rank_from_energy(sq_values: torch.Tensor, energy: float) -> int:
+    """Smallest ``r`` whose leading squared singular values hold ``energy`` of the total.
+
+    Parameters
+    ----------
+    sq_values : torch.Tensor
+        Squared singular values (eigenvalues of a Gram matrix), shape ``(k,)``,
+        in descending order.
+    energy : float
+        Fraction in (0, 1].
+    """
+    if not (0.0 < float(energy) <= 1.0):
+        raise BadInput("energy", f"energy must be in (0, 1], got {energy}")
+    vals = sq_values.detach().to(torch.float64).clamp_min(0)
+    total = vals.sum()
+    if total <= 0:
+        return 1
+    frac = torch.cumsum(vals, 0) / total
+    # A tolerance keeps energy=1.0 from asking for numerically-zero directions.
+    r = int(torch.searchsorted(frac, torch.tensor(float(energy) - 1e-12, dtype=frac.dtype, device=frac.device)).item()) + 1
+    return max(1, min(r, vals.numel()))

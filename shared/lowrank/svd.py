@@ -1,0 +1,263 @@
+"""Truncated SVD: one entry point, three solvers, one sign convention.
+
+``svd(A, rank)`` returns ``(U, S, Vh)`` with ``A ~= U @ diag(S) @ Vh`` for a
+(batched) real or complex matrix, on the input's device and in its dtype.
+
+Solvers
+-------
+``full``
+    ``torch.linalg.svd(full_matrices=False)``, then truncation.  Most precise.
+``gram``
+    ``eigh`` of the *small* Gram matrix (``A A^H`` when ``m <= n``, else
+    ``A^H A``), projection onto its top-``rank`` eigenvectors and an SVD of the
+    ``rank x max(m, n)`` projection.  Fast for very wide or tall matrices
+    (Tucker unfoldings).  Squaring the matrix halves the number of accurate
+    digits of the *small* singular values: directions with
+    ``sigma_i < sqrt(eps) * sigma_1`` (about ``3e-4`` in float32, ``1e-8`` in
+    float64) are not resolved, but they contribute that little to the
+    reconstruction error either.
+``randomized``
+    Halko-Martinsson-Tropp range finder (Alg. 4.4: power iterations with a QR
+    after every product) followed by the SVD of the small projection
+    (Alg. 5.1).  For ``rank + oversample`` well below ``min(m, n)``.
+
+``auto`` picks a solver from the crossovers measured on a 2-core CPU
+(``bench/lowrank.py --crossover``, recorded in ``docs/benchmarks.md``); see
+:func:`choose_method`.
+
+References
+----------
+N. Halko, P.-G. Martinsson, J. A. Tropp, "Finding structure with randomness:
+probabilistic algorithms for constructing approximate matrix decompositions",
+SIAM Review 53(2):217-288, 2011.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from shared.errors import BadInput
+from shared.lowrank._utils import check_rank, make_generator, randn
+
+METHODS = ("auto", "full", "gram", "randomized")
+
+# How `auto` chooses.  Measured with `python bench/lowrank.py --crossover`
+# (2-core CPU, torch 2.13.0+cpu, float32; table in docs/benchmarks.md,
+# "Low-rank core"), first run, seconds full / gram / randomized (p=10, q=2):
+#   1000 x 1000,  k=20:   0.17 / 0.075 / 0.008     k=250: 0.17 / 0.10 / 0.09
+#   1000 x 2000,  k=100:  0.44 / 0.094 / 0.061     k=250: 0.38 / 0.13 / 0.19
+#    500 x 4000,  k=50:   0.26 / 0.027 / 0.027     k=100: 0.28 / 0.039 / 0.052
+#    256 x 65536, k=20:   2.6  / 0.079 / 0.18
+#   2000 x 2000,  k=250:  1.20 / 0.53  / 0.29      k=2000: 1.33 / 1.80 / -
+#   1000 x 1000,  k=1000: 0.19 / 0.29  / -
+# The machine was shared with other jobs (load 4-7 on 2 cores), so single
+# timings scatter by up to 10x; rather than a table lookup, `auto` compares
+# multiply-add counts of the two fast solvers (s = min(m, n), L = max(m, n),
+# l = k + p), with a 1.5x penalty on the randomized one for its skinny GEMMs
+# and QRs, which reproduces every crossover above that repeated:
+#   gram:        s^2 L + 3 s^3 (eigh) + k s L + 2 k^2 L
+#   randomized:  1.5 [(2q + 2) s L l + 2 (2q + 1)(s + L) l^2 + 4 l^2 L]
+# `full` is kept for near-square matrices (L < 2 s) when more than half of
+# the singular values are requested: there it is as fast as gram and precise.
+RANDOMIZED_MIN_SIZE = 200
+FULL_RANK_FRACTION = 0.5
+GRAM_MIN_ASPECT = 2.0
+RANDOMIZED_PENALTY = 1.5
+
+
+def _cost_gram(s: int, L: int, k: int) -> float:
+    return float(s) * s * L + 3.0 * s**3 + float(k) * s * L + 2.0 * k * k * L
+
+
+def _cost_randomized(s: int, L: int, k: int, p: int, q: int) -> float:
+    ell = k + p
+    return RANDOMIZED_PENALTY * ((2 * q + 2) * float(s) * L * ell + 2.0 * (2 * q + 1) * (s + L) * ell**2 + 4.0 * ell**2 * L)
+
+
+def choose_method(m: int, n: int, rank: int, oversample: int = 10, power_iters: int = 2) -> str:
+    """Solver that ``method="auto"`` uses for an ``m x n`` matrix truncated to ``rank``.
+
+    1. ``full`` for near-square matrices (``max < 2 min``) when more than half
+       of the singular values are kept;
+    2. otherwise ``randomized`` when ``min(m, n) >= 200``, the sketch is
+       smaller than the matrix and its modelled cost is below gram's (see the
+       calibration in this module's header);
+    3. otherwise ``gram``.
+    """
+    s, L = min(m, n), max(m, n)
+    if L < GRAM_MIN_ASPECT * s and rank > FULL_RANK_FRACTION * s:
+        return "full"
+    if (
+        s >= RANDOMIZED_MIN_SIZE
+        and rank + oversample < s
+        and _cost_randomized(s, L, rank, oversample, power_iters) < _cost_gram(s, L, rank)
+    ):
+        return "randomized"
+    return "gram"
+
+
+def svd(
+    A: torch.Tensor,
+    rank: int | None = None,
+    method: str = "auto",
+    oversample: int = 10,
+    power_iters: int = 2,
+    seed: int | torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Truncated singular value decomposition of a (batched) matrix.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(..., m, n)``, real or complex floating point, any device.
+    rank : int, optional
+        Number ``k`` of singular triplets kept; ``None`` keeps ``min(m, n)``.
+    method : {"auto", "full", "gram", "randomized"}
+        Solver (see the module docstring); ``auto`` uses :func:`choose_method`.
+    oversample : int
+        Extra columns ``p`` of the randomized sketch (size ``k + p``).
+    power_iters : int
+        Number ``q`` of power iterations of the randomized range finder.
+    seed : int, torch.Generator or None
+        Randomness of the ``randomized`` solver.  An ``int`` seeds a CPU
+        generator, so the same seed gives the same sketch on every device;
+        ``None`` uses torch's global RNG.
+
+    Returns
+    -------
+    U : torch.Tensor
+        Shape ``(..., m, k)``, orthonormal columns, dtype of ``A``.
+    S : torch.Tensor
+        Shape ``(..., k)``, descending, real dtype matching ``A``.
+    Vh : torch.Tensor
+        Shape ``(..., k, n)``, orthonormal rows, dtype of ``A``.
+
+    Notes
+    -----
+    Signs (phases, for complex input) are fixed so that the entry of largest
+    magnitude of every left singular vector is real and positive; the
+    decomposition is then unique for distinct singular values, whatever the
+    solver or device.
+    """
+    if not isinstance(A, torch.Tensor):
+        raise BadInput("A", f"expected a torch.Tensor, got {type(A).__name__}")
+    if A.ndim < 2:
+        raise BadInput("A", f"expected a matrix of shape (..., m, n), got shape {tuple(A.shape)}")
+    if not (A.dtype.is_floating_point or A.dtype.is_complex) or A.dtype in (torch.float16, torch.bfloat16):
+        raise BadInput("A", f"dtype {A.dtype} is not supported; use float32/64 or complex64/128")
+    m, n = A.shape[-2], A.shape[-1]
+    k = min(m, n) if rank is None else check_rank(rank, min(m, n), "rank", "min(m, n) of the matrix")
+    if method not in METHODS:
+        raise BadInput("method", f"unknown SVD method {method!r}; expected one of {', '.join(METHODS)}")
+    if oversample < 0 or power_iters < 0:
+        raise BadInput("oversample", "oversample and power_iters must be non-negative")
+    if method == "auto":
+        method = choose_method(m, n, k, oversample, power_iters)
+    if method == "randomized" and k + oversample >= min(m, n):
+        # The sketch would span the whole space: the exact solver is cheaper.
+        method = "full"
+    if method == "full":
+        U, S, Vh = torch.linalg.svd(A, full_matrices=False)
+        U, S, Vh = U[..., :k], S[..., :k], Vh[..., :k, :]
+    elif method == "gram":
+        U, S, Vh = _svd_gram(A, k)
+    else:
+        U, S, Vh = _svd_randomized(A, k, oversample, power_iters, make_generator(seed))
+    return _fix_signs(U, S, Vh)
+
+
+def left_singular_from_gram(G: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leading eigenpairs of a Hermitian PSD Gram matrix ``G = A A^H``.
+
+    Parameters
+    ----------
+    G : torch.Tensor
+        Shape ``(..., m, m)``.
+    rank : int
+        Number ``k`` of eigenpairs.
+
+    Returns
+    -------
+    U : torch.Tensor
+        Shape ``(..., m, k)``: leading left singular vectors of ``A``, with the
+        sign convention of :func:`svd`.
+    S2 : torch.Tensor
+        Shape ``(..., k)``: the squared singular values (clamped at 0), descending.
+    """
+    evals, evecs = torch.linalg.eigh(G)
+    # eigh sorts ascending: the leading pairs are the last k, reversed.
+    U = evecs[..., -rank:].flip(-1)
+    S2 = evals[..., -rank:].flip(-1).clamp_min(0)
+    U, _, _ = _fix_signs(U, None, None)
+    return U, S2
+
+
+def _svd_gram(A: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    m, n = A.shape[-2], A.shape[-1]
+    if m > n:
+        # Work on the wide A^H: A = (A^H)^H = Vh^H S U^H.
+        U, S, Vh = _svd_gram(A.mH, k)
+        return Vh.mH, S, U.mH
+    evals, evecs = torch.linalg.eigh(A @ A.mH)
+    W = evecs[..., -k:].flip(-1)
+    # An SVD of the small projection, not Vh = diag(1/S) W^H A, keeps Vh
+    # orthonormal and S accurate even when some singular values are ~0.
+    Ub, S, Vh = torch.linalg.svd(W.mH @ A, full_matrices=False)
+    return W @ Ub, S, Vh
+
+
+def _svd_randomized(A: torch.Tensor, k: int, p: int, q: int, generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    m, n = A.shape[-2], A.shape[-1]
+    ell = k + p
+    Omega = randn((*A.shape[:-2], n, ell), dtype=A.dtype, device=A.device, generator=generator)
+    Q = torch.linalg.qr(A @ Omega).Q
+    for _ in range(q):
+        # Re-orthonormalising after every product keeps the small singular
+        # directions from being swamped by round-off (HMT Alg. 4.4).
+        Z = torch.linalg.qr(A.mH @ Q).Q
+        Q = torch.linalg.qr(A @ Z).Q
+    Ub, S, Vh = torch.linalg.svd(Q.mH @ A, full_matrices=False)
+    return Q @ Ub[..., :k], S[..., :k], Vh[..., :k, :]
+
+
+def _fix_signs(U: torch.Tensor, S, Vh):
+    """Make the largest-magnitude entry of every column of ``U`` real positive."""
+    idx = U.abs().argmax(dim=-2, keepdim=True)
+    pivot = torch.gather(U, -2, idx)  # (..., 1, k)
+    mag = pivot.abs()
+    phase = torch.where(mag > 0, pivot / mag.clamp_min(torch.finfo(mag.dtype).tiny), torch.ones_like(pivot))
+    U = U * phase.conj()
+    if Vh is not None:
+        Vh = Vh * phase.mT
+    return U, S, Vh
+
+
+def randomized_error_estimate(
+    A: torch.Tensor, U: torch.Tensor, n_probes: int = 5, seed: int | torch.Generator | None = 0
+) -> torch.Tensor:
+    """A-posteriori bound on ``||(I - U U^H) A||_2`` from a few Gaussian probes.
+
+    HMT eq. (4.3): with ``r = n_probes`` standard Gaussian vectors ``w_j``,
+    ``||(I - U U^H) A||_2 <= 10 sqrt(2 / pi) max_j ||(I - U U^H) A w_j||``
+    with probability at least ``1 - 10^-r``.  Costs ``r`` matrix-vector
+    products; log it beside every randomized result.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(..., m, n)``.
+    U : torch.Tensor
+        Shape ``(..., m, k)``, orthonormal columns (e.g. from :func:`svd`).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``, real dtype: the bound, in the units of ``A``.
+    """
+    n = A.shape[-1]
+    W = randn((*A.shape[:-2], n, n_probes), dtype=A.dtype, device=A.device, generator=make_generator(seed))
+    AW = A @ W
+    R = AW - U @ (U.mH @ AW)
+    return 10.0 * math.sqrt(2.0 / math.pi) * torch.linalg.vector_norm(R, dim=-2).amax(-1)

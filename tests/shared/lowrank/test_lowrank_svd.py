@@ -1,0 +1,143 @@
+"""Known answers for shared.lowrank.svd."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from shared.errors import BadInput
+from shared.lowrank.svd import choose_method, randomized_error_estimate, svd
+
+DTYPES = [torch.float32, torch.float64, torch.complex64, torch.complex128]
+METHODS = ["full", "gram", "randomized", "auto"]
+
+
+def low_rank_matrix(m, n, r, dtype, batch=(), seed=0):
+    """``U diag(s) V^H`` with orthonormal U, V and singular values in [1, 2]."""
+    g = torch.Generator().manual_seed(seed)
+    U = torch.linalg.qr(torch.randn(*batch, m, r, dtype=dtype, generator=g)).Q
+    V = torch.linalg.qr(torch.randn(*batch, n, r, dtype=dtype, generator=g)).Q
+    s = torch.linspace(2.0, 1.0, r, dtype=torch.float64).to(U.real.dtype)
+    return (U * s.to(dtype)) @ V.mH, s
+
+
+def rel(A, B):
+    return (torch.linalg.vector_norm(A - B) / torch.linalg.vector_norm(B)).item()
+
+
+def recon(U, S, Vh):
+    return (U * S.to(U.dtype).unsqueeze(-2)) @ Vh
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", [(60, 90), (90, 60)])
+def test_exact_recovery_of_low_rank_matrix(dtype, method, shape):
+    A, s = low_rank_matrix(*shape, 7, dtype)
+    U, S, Vh = svd(A, 7, method=method, seed=0)
+    assert U.shape == (shape[0], 7) and S.shape == (7,) and Vh.shape == (7, shape[1])
+    assert U.dtype == dtype and Vh.dtype == dtype and S.dtype == A.real.dtype
+    assert rel(recon(U, S, Vh), A) < 1e-5
+    assert torch.allclose(S.double(), s.double(), atol=1e-5)
+    eye = torch.eye(7, dtype=dtype)
+    assert torch.allclose(U.mH @ U, eye, atol=1e-5)
+    assert torch.allclose(Vh @ Vh.mH, eye, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex128])
+@pytest.mark.parametrize("method", ["full", "gram", "randomized"])
+def test_batched(dtype, method):
+    A, _ = low_rank_matrix(40, 30, 5, dtype, batch=(2, 3))
+    U, S, Vh = svd(A, 5, method=method, seed=1)
+    assert U.shape == (2, 3, 40, 5) and S.shape == (2, 3, 5) and Vh.shape == (2, 3, 5, 30)
+    assert rel(recon(U, S, Vh), A) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_signs_agree_across_solvers(dtype):
+    A, _ = low_rank_matrix(50, 80, 6, dtype)
+    ref = svd(A, 6, method="full")
+    for method in ("gram", "randomized"):
+        U, S, Vh = svd(A, 6, method=method, seed=3)
+        assert torch.allclose(U, ref[0], atol=1e-8)
+        assert torch.allclose(Vh, ref[2], atol=1e-8)
+    # The largest-magnitude entry of each left singular vector is real positive.
+    U = ref[0]
+    pivot = torch.gather(U, 0, U.abs().argmax(0, keepdim=True))
+    assert torch.all(pivot.real > 0) and torch.allclose(pivot.imag if dtype.is_complex else 0 * pivot, torch.zeros(1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_randomized_near_optimal_on_decaying_spectrum(dtype):
+    g = torch.Generator().manual_seed(0)
+    m, n, k = 400, 300, 20
+    U = torch.linalg.qr(torch.randn(m, n, generator=g, dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64)).Q
+    s = torch.exp(-torch.arange(n, dtype=torch.float64) / 15)
+    A = ((U * s) @ V.T).to(dtype)
+    optimal = torch.linalg.vector_norm(s[k:]).item()
+    Ur, Sr, Vhr = svd(A, k, method="randomized", seed=0)
+    err = torch.linalg.vector_norm(A.double() - recon(Ur, Sr, Vhr).double()).item()
+    assert err <= 1.05 * optimal
+    # The a-posteriori estimate bounds the spectral error (with probability
+    # 1 - 10^-5 for 5 probes) and is not absurdly loose.
+    spectral = torch.linalg.matrix_norm(A.double() - Ur.double() @ (Ur.double().T @ A.double()), ord=2).item()
+    est = randomized_error_estimate(A, Ur, seed=1).item()
+    assert spectral <= est < 40 * s[k].item()
+
+
+def test_seed_reproducible():
+    A = torch.randn(120, 80, dtype=torch.float64)
+    a = svd(A, 5, method="randomized", seed=7, power_iters=0)
+    b = svd(A, 5, method="randomized", seed=7, power_iters=0)
+    assert torch.equal(a[0], b[0])
+    g = torch.Generator().manual_seed(7)
+    c = svd(A, 5, method="randomized", seed=g, power_iters=0)
+    assert torch.equal(a[0], c[0])
+
+
+def test_rank_none_is_full():
+    A = torch.randn(8, 5, dtype=torch.float64)
+    U, S, Vh = svd(A)
+    assert S.shape == (5,)
+    assert torch.allclose(recon(U, S, Vh), A, atol=1e-12)
+
+
+def test_choose_method_known_answers():
+    assert choose_method(20000, 2000, 50) == "randomized"
+    assert choose_method(256, 65536, 32) == "gram"
+    assert choose_method(100, 100, 100) == "full"
+    assert choose_method(100, 100, 10) == "gram"
+    assert choose_method(100, 1000, 100) == "gram"
+    assert choose_method(1000, 1000, 800) == "full"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(rank=41), dict(rank=0), dict(method="qr"), dict(rank=2.5)],
+)
+def test_bad_input(kwargs):
+    with pytest.raises(BadInput):
+        svd(torch.randn(40, 50), **kwargs)
+
+
+def test_bad_input_message_names_rank():
+    with pytest.raises(BadInput, match="rank 41 exceeds"):
+        svd(torch.randn(40, 50), 41)
+
+
+def test_rejects_vector_and_int_tensors():
+    with pytest.raises(BadInput):
+        svd(torch.randn(5))
+    with pytest.raises(BadInput):
+        svd(torch.ones(4, 4, dtype=torch.int64))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("method", ["full", "gram", "randomized"])
+def test_cuda(method):
+    A, _ = low_rank_matrix(60, 90, 7, torch.complex64)
+    U, S, Vh = svd(A.cuda(), 7, method=method, seed=0)
+    assert U.is_cuda and S.is_cuda and Vh.is_cuda and U.dtype == torch.complex64
+    assert rel(recon(U, S, Vh).cpu(), A) < 1e-5
