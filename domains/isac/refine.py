@@ -27,7 +27,7 @@ import torch
 from domains.isac.plain.atoms import steering
 from domains.isac.types import Estimate
 
-__all__ = ["refine", "refine_mu", "vp_cost"]
+__all__ = ["refine", "refine_mu", "vp_cost", "plain_refined"]
 
 
 def _wrap(mu: torch.Tensor) -> torch.Tensor:
@@ -192,8 +192,21 @@ def _separate_duplicates(mu: torch.Tensor, shape) -> list[torch.Tensor]:
     return out
 
 
+def _drop_one(y: torch.Tensor, mu: torch.Tensor, max_iter: int, tol: float):
+    """Refit with each target left out in turn: ``(mu (K, K-1, 3), gains, cost (K,))``.
+
+    The others are re-refined: a spurious target next to a true one bends the
+    true one's fit, so the cost at unchanged frequencies would overstate how
+    much the spurious one explains.
+    """
+    k = mu.shape[0]
+    keep = ~torch.eye(k, dtype=torch.bool, device=mu.device)
+    subsets = torch.stack([mu[keep[i]] for i in range(k)])  # (K, K-1, 3)
+    return refine_mu(y, subsets, max_iter=max_iter, tol=tol)
+
+
 def refine(y: torch.Tensor, init: Estimate | torch.Tensor, n_targets: int | None = None,
-           max_iter: int = 50, tol: float = 1e-12) -> Estimate:
+           max_iter: int = 50, tol: float = 1e-12, prune: bool | None = None) -> Estimate:
     """Refine an estimate by joint variable-projection Levenberg-Marquardt.
 
     Parameters
@@ -208,12 +221,21 @@ def refine(y: torch.Tensor, init: Estimate | torch.Tensor, n_targets: int | None
         each target; the lowest-cost split wins).
     max_iter, tol
         As in :func:`refine_mu`.
+    prune : bool, optional
+        Drop targets the joint model does not need (default: when
+        ``n_targets`` is None). PLAIN's fusion can add a false target to
+        explain the mismatch left by two merged candidates; once the joint fit
+        has moved the true ones, that target only fits noise. A target is
+        kept if leaving it out raises the cost by more than the BIC penalty of
+        its 5 real parameters, ``Delta cost / sigma^2 > 2.5 ln(2N)``, with
+        ``sigma^2`` the residual variance of the joint fit.
 
     Returns
     -------
     Estimate
         Refined ``mu`` and LS ``gains``; ``extra`` has the final cost, the
-        initial cost and how many targets were added by splitting.
+        initial cost, how many targets were added by splitting and how many
+        were pruned.
     """
     mu0 = init.mu if isinstance(init, Estimate) else init
     mu0 = mu0.to(device=y.device, dtype=y.real.dtype)
@@ -233,7 +255,42 @@ def refine(y: torch.Tensor, init: Estimate | torch.Tensor, n_targets: int | None
         best = int(torch.argmin(costs))
         mu, b, cost = mus[best], gains[best], costs[best]
         added += 1
+    pruned = 0
+    if prune is None:
+        prune = n_targets is None
+    n_entries = math.prod(shape)
+    penalty = 2.5 * math.log(2.0 * n_entries)
+    while prune and mu.shape[0] > 1:
+        sigma2 = float(cost) / max(n_entries - 5 * mu.shape[0], 1)
+        sub_mu, sub_b, sub_cost = _drop_one(y, mu, max_iter, tol)
+        rise = (sub_cost - cost) / max(sigma2, torch.finfo(y.real.dtype).tiny)
+        weakest = int(torch.argmin(rise))
+        if float(rise[weakest]) > penalty:
+            break
+        mu, b, cost = sub_mu[weakest], sub_b[weakest], sub_cost[weakest]
+        pruned += 1
     extra = dict(init.extra) if isinstance(init, Estimate) else {}
     extra.update({"method": "plain+refine", "cost": float(cost), "initial_cost": cost0,
-                  "split_added": added})
+                  "split_added": added, "pruned": pruned})
     return Estimate(mu=mu, gains=b, extra=extra)
+
+
+def plain_refined(y: torch.Tensor, n_targets: int | None = None, max_iter: int = 50,
+                  **plain_options) -> Estimate:
+    """PLAIN followed by :func:`refine`: an estimator with the domain signature.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(N1, N2, N3)`` complex.
+    n_targets : int, optional
+        As in :func:`domains.isac.plain.plain`; None also prunes targets the
+        joint fit does not need.
+    max_iter : int
+        LM iterations of the refinement.
+    **plain_options
+        Passed to :func:`domains.isac.plain.plain` (compression, method, ...).
+    """
+    from domains.isac.plain import plain
+
+    return refine(y, plain(y, n_targets, **plain_options), n_targets, max_iter=max_iter)
