@@ -19,6 +19,9 @@ _tl.set_backend("pytorch")
 from shared.lowrank.svd import svd  # noqa: E402
 from shared.lowrank.tucker import TuckerTensor, hooi, hosvd, hosvd_streamed  # noqa: E402
 from shared.lowrank.cp import CPTensor, cp  # noqa: E402
+from shared.lowrank.intrinsic import intrinsic_dimension  # noqa: E402
+from shared.lowrank.pca import PCA  # noqa: E402
+from shared.lowrank.sampling import leverage_sample, leverage_scores  # noqa: E402
 
 __all__ = [
     "svd",
@@ -28,4 +31,8 @@ __all__ = [
     "hosvd_streamed",
     "CPTensor",
     "cp",
+    "PCA",
+    "intrinsic_dimension",
+    "leverage_sample",
+    "leverage_scores",
 ]
