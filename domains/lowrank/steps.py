@@ -151,7 +151,7 @@ def _baseline(x: torch.Tensor, ranks: list[int]) -> tuple[str, torch.Tensor, flo
 
 def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Relative error, compression, intrinsic dimension; baseline; figures; report."""
-    from shared.lowrank import intrinsic_dimension
+    from shared.lowrank.intrinsic import intrinsic_dimension
 
     cfg = _cfg(ctx)
     red = prev["reduce"]
