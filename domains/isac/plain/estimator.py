@@ -123,7 +123,15 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
     yc = compress(y_work, cmethod, factors) if cmethod != "none" else y_work
     shape_c = tuple(yc.shape)
 
-    modes = [estimate_mode(yc, m, order=order, method=method, fba=fba) for m in range(3)]
+    if method not in ("root-music", "esprit"):
+        raise BadInput("method", f"unknown per-mode method {method!r}; use 'root-music' or 'esprit'")
+    if order == "true" and n_targets is None:
+        raise BadInput("order", "order='true' needs n_targets")
+    if not (order in ("aic", "mdl", "true") or (isinstance(order, int) and order >= 1)):
+        raise BadInput("order", f"unknown model-order rule {order!r}; use 'aic', 'mdl', 'true' or an int >= 1")
+    # a mode holds at most n_targets distinct frequencies
+    modes = [estimate_mode(yc, m, order=order, method=method, fba=fba, n_targets=n_targets)
+             for m in range(3)]
     cand = [r.mu.to(real) for r in modes]
     fac_c = [vandermonde(cand[m], shape_c[m], y.dtype) for m in range(3)]
     # noise variance per entry of the compressed tensor, pooled over modes by noise dimension
