@@ -206,21 +206,28 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------- serve
-def cmd_serve(a: argparse.Namespace) -> int:
-    from pipelines import env
+def build_deployments(domains: list[str], *, interval: float | None, cron: str | None,
+                      profile: str, out: str) -> list:
+    """One Prefect deployment per domain, named ``<domain>-<profile>``, on a schedule."""
     from pipelines.registry import REGISTRY, get
 
-    if a.interval is None and a.cron is None:
+    if interval is None and cron is None:
         raise BadInput("--interval/--cron", "give a schedule")
+    if interval is not None and interval <= 0:
+        raise BadInput("--interval", f"must be positive, got {interval}")
+    return [get(n).load_flow().to_deployment(
+        name=f"{n}-{profile}", interval=interval, cron=cron,
+        parameters={"profile": profile, "out": out}) for n in domains or list(REGISTRY)]
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from pipelines import env
+
     env.configure(quiet=False)
+    deployments = build_deployments(a.domains, interval=a.interval, cron=a.cron,
+                                    profile=a.profile, out=a.out)
     from prefect import serve
 
-    deployments = []
-    for n in a.domains or list(REGISTRY):
-        fl = get(n).load_flow()
-        deployments.append(fl.to_deployment(
-            name=f"{n}-{a.profile}", interval=a.interval, cron=a.cron,
-            parameters={"profile": a.profile, "out": a.out}))
     serve(*deployments)
     return 0
 

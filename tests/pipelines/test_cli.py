@@ -96,3 +96,15 @@ def test_console_script_end_to_end(tmp_path):
     assert last.parent == tmp_path / "lowrank" and last.is_dir()
     m = json.loads((last / "metrics.json").read_text())
     assert m["status"] == "completed" and m["metrics"]["rel_error"] < 1e-5
+
+
+def test_serve_builds_scheduled_deployments(prefect_harness):
+    from pipelines.cli import build_deployments
+
+    deps = build_deployments(["lowrank", "isac"], interval=3600, cron=None, profile="quick", out="runs")
+    assert [d.name for d in deps] == ["lowrank-quick", "isac-quick"]
+    assert all(d.parameters == {"profile": "quick", "out": "runs"} for d in deps)
+    assert deps[0].schedules and deps[0].schedules[0].schedule.interval.total_seconds() == 3600
+    with pytest.raises(Exception) as e:
+        build_deployments(["lowrank"], interval=None, cron=None, profile="quick", out="runs")
+    assert "--interval" in str(e.value)
