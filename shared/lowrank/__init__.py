@@ -22,6 +22,16 @@ from shared.lowrank.cp import CPTensor, cp  # noqa: E402
 from shared.lowrank.intrinsic import intrinsic_dimension  # noqa: E402
 from shared.lowrank.pca import PCA  # noqa: E402
 from shared.lowrank.sampling import leverage_sample, leverage_scores  # noqa: E402
+from shared.lowrank.adapters import (  # noqa: E402
+    FLoRA,
+    LoRA,
+    SVFit,
+    TrainedRankPruning,
+    apply_adapters,
+    count_trainable,
+    merge,
+    unmerge,
+)
 
 __all__ = [
     "svd",
@@ -35,4 +45,12 @@ __all__ = [
     "intrinsic_dimension",
     "leverage_sample",
     "leverage_scores",
+    "LoRA",
+    "FLoRA",
+    "SVFit",
+    "apply_adapters",
+    "merge",
+    "unmerge",
+    "count_trainable",
+    "TrainedRankPruning",
 ]
