@@ -124,12 +124,15 @@ def _reconstruct(ctx: RunContext) -> torch.Tensor:
 
 
 def _mode_spectra(x: torch.Tensor) -> list[np.ndarray]:
-    """Singular values of every mode unfolding, via the small Gram matrix."""
+    """Singular values of every mode unfolding.
+
+    ``svdvals`` of the unfolding, not the Gram matrix: squaring would put a
+    floor at sqrt(eps) relative to the top and hide an exact rank in the figure.
+    """
     out = []
     for n in range(x.ndim):
         xn = torch.movedim(x, n, 0).reshape(x.shape[n], -1)
-        ev = torch.linalg.eigvalsh(xn @ xn.conj().T).flip(0).clamp(min=0)
-        out.append(ev.sqrt().cpu().numpy().astype(np.float64))
+        out.append(torch.linalg.svdvals(xn).cpu().numpy().astype(np.float64))
     return out
 
 
