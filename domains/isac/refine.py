@@ -15,7 +15,11 @@ per iteration (``O(N K)``), so nothing of size N x K is formed.
 When the fused estimate has fewer targets than requested, or two targets
 share all three frequencies, candidates are split by a quarter resolution
 cell in each mode in turn (all splits refined in one batch) and the split
-with the lowest cost is kept.
+with the lowest cost is kept. With the model order unknown, targets that the
+joint fit does not need (BIC) are pruned.
+
+Everything is batched over leading dimensions: several initialisations of
+one tensor, or one initialisation per Monte Carlo trial.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import math
 
 import torch
 
-from domains.isac.plain.atoms import steering
+from domains.isac.plain.atoms import residual_energy, steering
 from domains.isac.types import Estimate
 
 __all__ = ["refine", "refine_mu", "vp_cost", "plain_refined"]
@@ -96,7 +100,6 @@ def _lm_system(y, mu, energy):
 
 def vp_cost(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     """Variable-projection cost ``||P_S(mu)^perp vec(y)||^2``, ``(...,)``."""
-    from domains.isac.plain.atoms import residual_energy
     return residual_energy(y, mu)
 
 

@@ -114,3 +114,15 @@ def test_plain_refined_has_the_estimator_signature():
     est = plain_refined(y, None, compression=("averaging", (1, 2, 2)))
     assert est.n_targets == 4
     assert float(_matched_errors(est.mu, s.mu, torch.ones(3, dtype=torch.float64)).abs().max()) < 1e-9
+
+
+def test_refine_mu_batches_over_trials():
+    s = get_scenario("default")
+    y = simulate_tensor(s.mu, s.gains, (8, 32, 16), 10.0, n_trials=3, seed=4)
+    start = (s.mu + 0.01).expand(3, -1, -1)
+    mu, b, cost = refine_mu(y, start)
+    assert mu.shape == (3, 4, 3) and cost.shape == (3,)
+    for t in range(3):
+        one, _, c1 = refine_mu(y[t], s.mu + 0.01)
+        torch.testing.assert_close(mu[t], one, rtol=0, atol=1e-8)
+        assert float(cost[t]) == pytest.approx(float(c1), rel=1e-10)
