@@ -102,6 +102,10 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
     """
     y = check_tensor(y)
     shape = tuple(y.shape)
+    for m, n in enumerate(shape):
+        if n < 2:
+            raise BadInput("Y", f"mode {m} has {n} sample(s); every mode needs at least 2 "
+                           f"(shape {list(shape)})")
     if n_targets is not None:
         n_targets = int(n_targets)
         if n_targets < 1:

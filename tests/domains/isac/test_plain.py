@@ -180,6 +180,7 @@ def test_bad_configuration(kwargs, where):
     (torch.ones(4, 8, 8, dtype=torch.float64), "complex"),
     (torch.ones(4, 8, dtype=torch.complex128), "3 modes"),
     (torch.full((4, 8, 8), complex("nan"), dtype=torch.complex128), "NaN"),
+    (torch.ones(1, 8, 8, dtype=torch.complex128), "at least 2"),
 ])
 def test_bad_tensor(y, what):
     with pytest.raises(BadInput, match=what):
