@@ -17,7 +17,7 @@ os.environ.setdefault("TENSORLY_BACKEND", "pytorch")  # for worker processes sta
 _tl.set_backend("pytorch")
 
 from shared.lowrank.svd import svd  # noqa: E402
-from shared.lowrank.tucker import TuckerTensor, hooi, hosvd, hosvd_streamed  # noqa: E402
+from shared.lowrank.tucker import Tucker, TuckerTensor, hooi, hosvd, hosvd_streamed  # noqa: E402
 from shared.lowrank.cp import CPTensor, cp  # noqa: E402
 from shared.lowrank.intrinsic import intrinsic_dimension  # noqa: E402
 from shared.lowrank.pca import PCA  # noqa: E402
@@ -36,6 +36,7 @@ from shared.lowrank.adapters import (  # noqa: E402
 __all__ = [
     "svd",
     "TuckerTensor",
+    "Tucker",
     "hosvd",
     "hooi",
     "hosvd_streamed",

@@ -11,9 +11,6 @@ import torch
 
 from shared.errors import BadInput
 
-SeedLike = "int | torch.Generator | None"
-
-
 def make_generator(seed, device: torch.device | str = "cpu") -> torch.Generator | None:
     """Turn ``seed`` into a ``torch.Generator`` (or ``None`` for torch's global RNG).
 

@@ -131,6 +131,8 @@ class PCA:
         if self.method not in SVD_METHODS:
             raise BadInput("method", f"unknown method {self.method!r}; expected one of {', '.join(SVD_METHODS)}")
         n_max = min(n, d)
+        for attr in ("_n", "_mean", "_scatter"):  # a batch fit starts partial_fit afresh
+            self.__dict__.pop(attr, None)
         self.mean_ = X.mean(0)
         Xc = X - self.mean_
         total_var = torch.linalg.vector_norm(Xc) ** 2 / (n - 1)

@@ -37,7 +37,7 @@ from shared.lowrank._utils import (
 )
 from shared.lowrank.svd import choose_method, left_singular_from_gram, svd
 
-__all__ = ["TuckerTensor", "hosvd", "hooi", "hosvd_streamed", "cp", "CPTensor"]
+__all__ = ["TuckerTensor", "Tucker", "hosvd", "hooi", "hosvd_streamed", "cp", "CPTensor"]
 
 
 @dataclass(eq=False)
@@ -454,6 +454,61 @@ def hosvd_streamed(
     U = _mode_factor(Y, axis, caps[axis], energy, "auto", None)
     factors[axis] = U
     return TuckerTensor(mode_dot(Y, U.mH, axis), factors)
+
+
+class Tucker:
+    """Estimator wrapper of :func:`hosvd` / :func:`hooi` (TensorLy-style function + class pair).
+
+    Parameters
+    ----------
+    ranks, energy, method
+        As in :func:`hosvd`.
+    n_iter : int
+        ``0`` gives the truncated HOSVD; more runs that many HOOI sweeps.
+    tol : float, optional
+        HOOI stopping tolerance.
+
+    Attributes
+    ----------
+    decomposition_ : TuckerTensor
+        The fitted model.
+    rank_ : tuple of int
+        The multilinear rank chosen.
+    """
+
+    def __init__(self, ranks=None, energy: float | None = None, method: str = "auto", n_iter: int = 0, tol: float | None = None):
+        self.ranks = ranks
+        self.energy = energy
+        self.method = method
+        self.n_iter = n_iter
+        self.tol = tol
+
+    def fit(self, X: torch.Tensor, y=None) -> "Tucker":
+        """Decompose ``X`` of shape ``(I_1, ..., I_N)``; returns ``self``."""
+        if self.n_iter > 0:
+            self.decomposition_ = hooi(X, self.ranks, n_iter=self.n_iter, tol=self.tol, energy=self.energy, method=self.method)
+        else:
+            self.decomposition_ = hosvd(X, self.ranks, energy=self.energy, method=self.method)
+        self.rank_ = self.decomposition_.rank
+        return self
+
+    def fit_transform(self, X: torch.Tensor, y=None) -> TuckerTensor:
+        """``fit(X)`` and return the :class:`TuckerTensor`."""
+        return self.fit(X).decomposition_
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        """Core of ``X`` on the fitted factors, ``X x_n U_n^H``: shape ``rank_``."""
+        if not hasattr(self, "decomposition_"):
+            raise BadInput("Tucker", "not fitted yet: call fit first")
+        if tuple(X.shape) != self.decomposition_.shape:
+            raise BadInput("X", f"shape {tuple(X.shape)} does not match the fitted shape {self.decomposition_.shape}")
+        return multi_mode_dot(X, self.decomposition_.factors, conj_transpose=True)
+
+    def inverse_transform(self, core: torch.Tensor) -> torch.Tensor:
+        """Full tensor from a core of shape ``rank_`` and the fitted factors."""
+        if not hasattr(self, "decomposition_"):
+            raise BadInput("Tucker", "not fitted yet: call fit first")
+        return TuckerTensor(core, self.decomposition_.factors).to_tensor()
 
 
 from shared.lowrank.cp import CPTensor, cp  # noqa: E402  (re-export: Tucker and CP live side by side)

@@ -200,3 +200,48 @@ def test_cuda():
     for t in (hosvd(X, RANKS), hooi(X, RANKS, n_iter=2), hosvd_streamed(X, RANKS, axis=1, block=4, device="cuda")):
         assert t.core.is_cuda and all(U.is_cuda for U in t.factors)
         assert t.rel_error(X) < 1e-5
+    from shared.lowrank import Tucker, cp
+
+    assert Tucker(RANKS).fit(X).decomposition_.core.is_cuda
+    model = cp(X, 4, n_iter=20, seed=0)
+    assert all(U.is_cuda for U in model.factors) and model.to_tensor().is_cuda
+
+
+def test_tucker_estimator_pair():
+    from shared.lowrank import Tucker
+
+    X = tucker_tensor(dtype=torch.complex128)
+    est = Tucker(RANKS)
+    assert est.fit(X) is est and est.rank_ == RANKS
+    assert torch.allclose(est.decomposition_.core, hosvd(X, RANKS).core)
+    assert torch.allclose(est.inverse_transform(est.transform(X)), X, atol=1e-10)
+    assert Tucker(RANKS, n_iter=2).fit_transform(X).rel_error(X) < 1e-10
+    with pytest.raises(BadInput):
+        Tucker(RANKS).transform(X)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_cp_recovers_low_rank_tensor(dtype):
+    from shared.lowrank import cp
+
+    g = torch.Generator().manual_seed(5)
+    facs = [torch.randn(n, 3, dtype=dtype, generator=g) for n in (6, 7, 8)]
+    X = torch.einsum("ar,br,cr->abc", *facs)
+    model = cp(X, 3, n_iter=500, tol=1e-14, seed=0)
+    assert model.rank == 3 and model.factors[0].dtype == dtype
+    assert model.rel_error(X) < 1e-5
+    assert model.n_params == 3 + 3 * (6 + 7 + 8)
+
+
+def test_cp_survives_a_switched_global_backend():
+    import tensorly as tl
+
+    from shared.lowrank import cp
+
+    X = tucker_tensor(ranks=(2, 2, 2))
+    tl.set_backend("numpy")
+    try:
+        out = cp(X, 2, n_iter=5, seed=0)
+        assert isinstance(out.weights, torch.Tensor)
+    finally:
+        tl.set_backend("pytorch")
