@@ -10,10 +10,10 @@ import math
 
 import torch
 
-from domains.isac.plain.atoms import ls_gains, steering
+from domains.isac.plain.atoms import ls_gains
 from domains.isac.plain.compress import check_factors, compress, expand_frequency
 from domains.isac.plain.fusion import tensor_ls, tensor_omp, tensor_omp_tucker
-from domains.isac.plain.modal import estimate_mode
+from domains.isac.plain.modal import estimate_mode_batch
 from domains.isac.simulate import vandermonde
 from domains.isac.types import Estimate
 from shared.errors import BadInput
@@ -101,7 +101,10 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
         factor that leaves a mode shorter than ``n_targets + 1``.
     """
     y = check_tensor(y)
-    shape = tuple(y.shape)
+    return _run(y[None], n_targets, compression, method, order, fusion, fba, center, pfa, refit)[0]
+
+
+def _validate(shape, n_targets, compression, method, order, fusion):
     for m, n in enumerate(shape):
         if n < 2:
             raise BadInput("Y", f"mode {m} has {n} sample(s); every mode needs at least 2 "
@@ -116,6 +119,24 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
                                f"{n} samples and resolves at most {n - 1}")
     cmethod, factors = _normalise_compression(compression)
     factors = check_factors(shape, cmethod, factors, n_targets)
+    if method not in ("root-music", "esprit"):
+        raise BadInput("method", f"unknown per-mode method {method!r}; use 'root-music' or 'esprit'")
+    if order == "true" and n_targets is None:
+        raise BadInput("order", "order='true' needs n_targets")
+    if not (order in ("aic", "mdl", "true") or (isinstance(order, int) and order >= 1)):
+        raise BadInput("order", f"unknown model-order rule {order!r}; use 'aic', 'mdl', 'true' or an int >= 1")
+    if fusion not in _FUSIONS:
+        raise BadInput("fusion", f"unknown fusion {fusion!r}; use 'omp', 'omp-tucker' or 'ls'")
+    return n_targets, cmethod, factors
+
+
+_FUSIONS = {"omp": tensor_omp, "omp-tucker": tensor_omp_tucker, "ls": tensor_ls}
+
+
+def _run(y, n_targets, compression, method, order, fusion, fba, center, pfa, refit) -> list[Estimate]:
+    """PLAIN on a ``(T, N1, N2, N3)`` batch: batched front end, per-trial fusion."""
+    shape = tuple(y.shape[-3:])
+    n_targets, cmethod, factors = _validate(shape, n_targets, compression, method, order, fusion)
     real = y.real.dtype
     shift = None
     if center is not None:
@@ -125,30 +146,26 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
     else:
         y_work = y
     yc = compress(y_work, cmethod, factors) if cmethod != "none" else y_work
-    shape_c = tuple(yc.shape)
-
-    if method not in ("root-music", "esprit"):
-        raise BadInput("method", f"unknown per-mode method {method!r}; use 'root-music' or 'esprit'")
-    if order == "true" and n_targets is None:
-        raise BadInput("order", "order='true' needs n_targets")
-    if not (order in ("aic", "mdl", "true") or (isinstance(order, int) and order >= 1)):
-        raise BadInput("order", f"unknown model-order rule {order!r}; use 'aic', 'mdl', 'true' or an int >= 1")
+    shape_c = tuple(yc.shape[-3:])
     # a mode holds at most n_targets distinct frequencies
-    modes = [estimate_mode(yc, m, order=order, method=method, fba=fba, n_targets=n_targets)
-             for m in range(3)]
+    per_mode = [estimate_mode_batch(yc, m, order=order, method=method, fba=fba, n_targets=n_targets)
+                for m in range(3)]
+    out = []
+    for t in range(y.shape[0]):
+        modes = [per_mode[m][t] for m in range(3)]
+        out.append(_fuse(y[t], yc[t], modes, n_targets, cmethod, factors, shift, fusion, pfa, refit))
+    return out
+
+
+def _fuse(y, yc, modes, n_targets, cmethod, factors, shift, fusion, pfa, refit) -> Estimate:
+    real = y.real.dtype
+    shape_c = tuple(yc.shape)
     cand = [r.mu.to(real) for r in modes]
     fac_c = [vandermonde(cand[m], shape_c[m], y.dtype) for m in range(3)]
     # noise variance per entry of the compressed tensor, pooled over modes by noise dimension
     dof = [shape_c[m] - modes[m].order for m in range(3)]
     noise_c = sum(modes[m].noise_var * dof[m] for m in range(3)) / max(sum(dof), 1)
-    if fusion == "omp":
-        fused = tensor_omp(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
-    elif fusion == "omp-tucker":
-        fused = tensor_omp_tucker(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
-    elif fusion == "ls":
-        fused = tensor_ls(yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
-    else:
-        raise BadInput("fusion", f"unknown fusion {fusion!r}; use 'omp', 'omp-tucker' or 'ls'")
+    fused = _FUSIONS[fusion](yc, fac_c, n_atoms=n_targets, noise_var=noise_c, pfa=pfa)
     sup = fused.support
     mu_c = torch.stack([cand[m][sup[:, m]] for m in range(3)], dim=-1) if sup.shape[0] else \
         torch.zeros(0, 3, dtype=real, device=y.device)
@@ -181,12 +198,29 @@ def plain(y: torch.Tensor, n_targets: int | None = None,
     return Estimate(mu=mu, gains=gains, extra=extra)
 
 
-def plain_batch(y: torch.Tensor, n_targets: int | None = None, **options) -> list[Estimate]:
-    """Run :func:`plain` on every trial of a ``(T, N1, N2, N3)`` batch.
+def plain_batch(y: torch.Tensor, n_targets: int | None = None,
+                compression=("averaging", (1, 2, 2)), method: str = "root-music",
+                order: str | int = "aic", fusion: str = "omp", fba: bool = True,
+                center=None, pfa: float = 1e-3, refit: bool = True) -> list[Estimate]:
+    """:func:`plain` on every trial of a ``(T, N1, N2, N3)`` Monte Carlo batch.
 
-    The model order can differ per trial, so the trials are estimated one by
-    one; each is a handful of small kernels.
+    Compression, the per-mode covariances, their eigendecompositions, the
+    model orders and the root-MUSIC polynomial roots run batched over the
+    trials (the polynomial degree does not depend on the order); the fusion,
+    whose candidate counts differ from trial to trial, runs per trial. Same
+    results as calling :func:`plain` trial by trial.
+
+    Returns
+    -------
+    list of Estimate
+        One per trial (a 3-D ``y`` gives a one-element list).
     """
-    if y.ndim == 3:
-        return [plain(y, n_targets, **options)]
-    return [plain(y[t], n_targets, **options) for t in range(y.shape[0])]
+    if isinstance(y, torch.Tensor) and y.ndim == 3:
+        y = y[None]
+    if not isinstance(y, torch.Tensor) or y.ndim != 4:
+        raise BadInput("Y", "expected a (trials, antennas, subcarriers, symbols) tensor")
+    if not torch.is_complex(y):
+        raise BadInput("Y", f"must be complex, got {y.dtype}")
+    if not bool(torch.isfinite(y).all()):
+        raise BadInput("Y", "contains NaN or Inf values")
+    return _run(y, n_targets, compression, method, order, fusion, fba, center, pfa, refit)

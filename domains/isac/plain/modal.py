@@ -23,7 +23,7 @@ import torch
 from shared.lowrank import svd
 
 __all__ = ["ModeResult", "mode_covariance", "information_criterion", "estimate_order",
-           "root_music", "esprit", "estimate_mode"]
+           "root_music", "esprit", "estimate_mode", "estimate_mode_batch"]
 
 # eigenvalues below this fraction of the largest are rounding noise: they cap
 # the model order, so noiseless data does not turn round-off into targets
@@ -249,6 +249,88 @@ def _polish(mu: torch.Tensor, signal_vecs: torch.Tensor, n_iter: int = 3) -> tor
     return mu
 
 
+def _batched_roots(evecs: torch.Tensor, orders: torch.Tensor) -> torch.Tensor | None:
+    """Root-MUSIC polynomial roots for a batch of subspaces of varying dimension.
+
+    ``evecs`` ``(T, N, N)`` (columns by decreasing eigenvalue), ``orders``
+    ``(T,)``: trial t uses its first ``orders[t]`` columns. The polynomial
+    degree ``2N - 2`` is the same for every trial, so the companion matrices
+    stack into one batched ``eigvals``. Returns ``(T, 2N - 2)`` roots, or None
+    when a leading coefficient vanishes (then the caller roots trial by trial).
+    """
+    t, n, _ = evecs.shape
+    cols = torch.arange(n, device=evecs.device)
+    vs = evecs * (cols[None, :] < orders[:, None]).to(evecs.dtype)[:, None, :]
+    p_noise = -(vs @ vs.conj().transpose(-1, -2))
+    p_noise.diagonal(dim1=-2, dim2=-1).add_(1.0)
+    diag_id = (n - 1) - (cols[None, :] - cols[:, None])
+    coef = torch.zeros(t, 2 * n - 1, dtype=evecs.dtype, device=evecs.device)
+    coef.index_add_(1, diag_id.reshape(-1), p_noise.reshape(t, -1))
+    if bool((coef[:, 0].abs() <= 1e-14 * coef.abs().amax(-1)).any()):
+        return None
+    deg = 2 * n - 2
+    comp = torch.diag(torch.ones(deg - 1, dtype=coef.dtype, device=coef.device), -1).repeat(t, 1, 1)
+    comp[:, 0, :] = -coef[:, 1:] / coef[:, :1]
+    return torch.linalg.eigvals(comp)
+
+
+def estimate_mode_batch(y: torch.Tensor, mode: int, order: str | int = "aic",
+                        method: str = "root-music", fba: bool = True,
+                        n_targets: int | None = None, polish: bool = True) -> list[ModeResult]:
+    """Candidate frequencies of one mode for every trial of a batch.
+
+    Covariances, their eigendecompositions, the model orders and (for
+    root-MUSIC) the polynomial roots are computed for all trials at once; only
+    picking each trial's roots is per trial.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(T, N1, N2, N3)`` complex.
+    mode, order, method, fba, n_targets, polish
+        As in :func:`estimate_mode`.
+
+    Returns
+    -------
+    list of ModeResult
+        One per trial.
+    """
+    r, n_s = mode_covariance(y, mode, fba)
+    n = r.shape[-1]
+    # the covariance is Hermitian PSD: its SVD is its eigendecomposition,
+    # descending, which is the order AIC/MDL and the subspace split need
+    evecs, evals, _ = svd(r, method="full")
+    evals = evals.clamp_min(0.0)
+    ic = None
+    if order in ("aic", "mdl"):
+        ic = information_criterion(evals, n_s, order)
+        ks = estimate_order(evals, n_s, order, max_order=n_targets)
+    elif order == "true":
+        if n_targets is None:
+            raise ValueError("order='true' needs n_targets")
+        ks = torch.full(evals.shape[:-1], min(int(n_targets), n - 1), device=y.device)
+    else:
+        ks = torch.full(evals.shape[:-1], min(int(order), n - 1), device=y.device)
+    if method not in ("root-music", "esprit"):
+        raise ValueError(f"method must be 'root-music' or 'esprit', not {method!r}")
+    roots = _batched_roots(evecs, ks) if method == "root-music" else None
+    out = []
+    for t, k in enumerate(ks.tolist()):
+        vs = evecs[t, :, :k]
+        if method == "esprit":
+            mu = esprit(vs)
+        else:
+            mu = _pick_roots(roots[t], k) if roots is not None else root_music(vs, k)
+            if polish:
+                mu = _polish(mu, vs)
+        noise = evals[t, k:]
+        noise_var = float(noise.mean()) if noise.numel() else 0.0
+        mu = torch.remainder(mu + math.pi, 2 * math.pi) - math.pi
+        out.append(ModeResult(mu=mu, order=k, eigvals=evals[t], noise_var=noise_var,
+                              criterion=None if ic is None else ic[t]))
+    return out
+
+
 def estimate_mode(y: torch.Tensor, mode: int, order: str | int = "aic", method: str = "root-music",
                   fba: bool = True, n_targets: int | None = None, polish: bool = True) -> ModeResult:
     """Candidate frequencies of one mode of a (compressed) tensor.
@@ -273,32 +355,4 @@ def estimate_mode(y: torch.Tensor, mode: int, order: str | int = "aic", method: 
     -------
     ModeResult
     """
-    r, n_s = mode_covariance(y, mode, fba)
-    n = r.shape[-1]
-    # the covariance is Hermitian PSD: its SVD is its eigendecomposition,
-    # descending, which is the order AIC/MDL and the subspace split need
-    evecs, evals, _ = svd(r, method="full")
-    evals = evals.clamp_min(0.0)
-    ic = None
-    if order in ("aic", "mdl"):
-        ic = information_criterion(evals, n_s, order)
-        k = int(estimate_order(evals, n_s, order, max_order=n_targets))
-    elif order == "true":
-        if n_targets is None:
-            raise ValueError("order='true' needs n_targets")
-        k = min(int(n_targets), n - 1)
-    else:
-        k = min(int(order), n - 1)
-    vs = evecs[:, :k]
-    if method == "root-music":
-        mu = root_music(vs, k)
-        if polish:
-            mu = _polish(mu, vs)
-    elif method == "esprit":
-        mu = esprit(vs)
-    else:
-        raise ValueError(f"method must be 'root-music' or 'esprit', not {method!r}")
-    noise = evals[k:]
-    noise_var = float(noise.mean()) if noise.numel() else 0.0
-    mu = torch.remainder(mu + math.pi, 2 * math.pi) - math.pi
-    return ModeResult(mu=mu, order=k, eigvals=evals, noise_var=noise_var, criterion=ic)
+    return estimate_mode_batch(y[None], mode, order, method, fba, n_targets, polish)[0]

@@ -203,3 +203,24 @@ def test_long_ranges_need_the_centred_band():
     est = plain(y, 2, compression=("averaging", (1, 2, 1)), center=(0.0, -math.pi / 2, 0.0))
     got = radar.from_mu(est.mu)[:, 1].sort().values
     assert got.tolist() == pytest.approx([150.0, 500.0], abs=1e-4)
+
+
+@pytest.mark.parametrize("options", [{}, {"method": "esprit"}, {"order": "true", "fusion": "ls"}])
+def test_batch_equals_trial_by_trial(default, options):
+    y = simulate_tensor(default.mu, default.gains, default.shape, 0.0, n_trials=3, seed=9)
+    batch = plain_batch(y, default.n_targets, **options)
+    assert len(batch) == 3
+    for t in range(3):
+        one = plain(y[t], default.n_targets, **options)
+        assert one.extra["mode_orders"] == batch[t].extra["mode_orders"]
+        torch.testing.assert_close(batch[t].mu, one.mu, rtol=0, atol=1e-9)
+        torch.testing.assert_close(batch[t].gains, one.gains, rtol=0, atol=1e-9)
+
+
+def test_batch_bad_input():
+    with pytest.raises(BadInput, match="trials"):
+        plain_batch(torch.ones(2, 3, dtype=torch.complex128))
+    y = torch.ones(2, 4, 8, 8, dtype=torch.complex128)
+    y[1, 0, 0, 0] = complex("nan")
+    with pytest.raises(BadInput, match="NaN"):
+        plain_batch(y, 1)
