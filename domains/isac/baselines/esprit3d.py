@@ -68,9 +68,12 @@ def default_subarray(shape: Sequence[int], fba: bool = True,
 
     ``L_m = ceil(N_m / 2)`` is near the accuracy optimum of smoothing
     (``N/2 .. 2N/3``), but it maximises ``prod(L) * prod(N - L + 1)``. When
-    that exceeds ``max_entries``, the mode with the most shifts left has its
-    number of shifts halved (its sub-array grows towards N_m) until it fits:
-    fewer snapshots, a longer aperture per snapshot, the same resolution.
+    that exceeds ``max_entries``, every mode keeps the same *fraction* f of
+    its length as shifts, ``N_m - L_m + 1 = max(1, round(f N_m))``, with f
+    lowered in steps of 5% until the matrix fits: fewer snapshots and longer
+    sub-arrays, spread so that no mode is left with almost no smoothing while
+    another keeps many shifts (measured on ``default`` at 10 dB: shifts
+    (2, 13, 6) gave ~1.5x the CRB in every mode, (4, 4, 8) 2.5x in range).
 
     Parameters
     ----------
@@ -87,12 +90,10 @@ def default_subarray(shape: Sequence[int], fba: bool = True,
     """
     N = [int(n) for n in shape]
     L = [max(min(2, n), (n + 1) // 2) for n in N]
-    while _entries(N, L, fba) > max_entries:
-        shifts = [n - l + 1 for n, l in zip(N, L)]
-        m = max(range(len(N)), key=lambda i: shifts[i])
-        if shifts[m] <= 2:
-            break
-        L[m] = N[m] - max(2, shifts[m] // 2) + 1
+    f = 0.5
+    while _entries(N, L, fba) > max_entries and any(n - l + 1 > 1 for n, l in zip(N, L)):
+        f *= 0.95
+        L = [max(min(2, n), n - max(1, round(f * n)) + 1) for n in N]
     return tuple(L)
 
 
