@@ -41,7 +41,7 @@ def default():
 
 @pytest.mark.parametrize("compression", [None, ("averaging", (1, 2, 2)), ("decimation", (1, 2, 2)),
                                          ("averaging", (1, 4, 2))])
-@pytest.mark.parametrize("method", ["root-music", "esprit"])
+@pytest.mark.parametrize("method", ["root-music", "esprit", "esprit-music"])
 def test_noiseless_recovery_default(default, compression, method):
     y = synthesize(default.mu, default.gains, default.shape)
     est = plain(y, default.n_targets, compression=compression, method=method)
@@ -105,12 +105,13 @@ def test_information_criteria_count_the_signal_eigenvalues():
     assert int(estimate_order(lam0, 500, "aic")) == 2
 
 
-def test_rmse_within_twice_the_crb_at_10_db(default):
+@pytest.mark.parametrize("method", ["root-music", "esprit-music"])
+def test_rmse_within_twice_the_crb_at_10_db(default, method):
     snr, n_trials = 10.0, 8
     y = simulate_tensor(default.mu, default.gains, default.shape, snr, n_trials=n_trials, seed=7)
     crb = crb_mu(default.mu, default.gains, default.shape, noise_variance(default.gains, snr))
     errs = []
-    for est in plain_batch(y, default.n_targets):
+    for est in plain_batch(y, default.n_targets, method=method):
         assert est.n_targets == default.n_targets
         errs.append(_matched_errors(est.mu, default.mu, crb))
     rmse = torch.stack(errs).pow(2).mean(0).sqrt()
