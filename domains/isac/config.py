@@ -26,9 +26,9 @@ class IsacConfig(BaseModel):
         default=None, description="None: the scenario's own (averaging for all presets)")
     factors: list[int] | None = Field(default=None, min_length=3, max_length=3,
                                       description="compression factor per mode; None: the scenario's")
-    method: Literal["root-music", "esprit"] = "root-music"
+    method: Literal["root-music", "esprit", "esprit-music"] = "root-music"
     order: Literal["aic", "mdl"] = "aic"
-    fusion: Literal["omp", "ls"] = "omp"
+    fusion: Literal["omp", "omp-tucker", "ls"] = "omp"
     known_order: bool = Field(default=True, description="give every method the true number of targets")
     n_targets: int | None = Field(default=None, ge=1,
                                   description="targets to look for in measured CSI; None estimates it")
