@@ -14,3 +14,9 @@ def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterato
     from tqdm.auto import tqdm
 
     yield from tqdm(items, desc=desc, total=total, disable=not sys.stderr.isatty(), leave=False)
+
+
+def status(message: str) -> None:
+    """One status line on stderr for a long step, only on a terminal."""
+    if sys.stderr.isatty():
+        print(f"  {message}", file=sys.stderr, flush=True)

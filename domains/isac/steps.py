@@ -35,6 +35,7 @@ from domains.isac.simulate import noise_variance, simulate_tensor
 from shared.domain import DomainSpec
 from shared.errors import BadInput
 from shared.manifests import get_manifest, sha256_file
+from shared.progress import status
 from shared.runs import RunContext, write_array
 
 DIMS = ("angle", "range", "velocity")
@@ -199,7 +200,7 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     comp = (ing["compression"][0], tuple(ing["compression"][1]))
     dtype = _DTYPES[cfg.dtype]
     common = dict(radar=sc.radar, crb_fn=crb_mu, known_order=cfg.known_order, device=ctx.device,
-                  dtype=dtype, seed=ctx.seed)
+                  dtype=dtype, seed=ctx.seed, progress=lambda m: status(f"isac Monte Carlo: {m}"))
     mc = monte_carlo(estimators(cfg, comp, include_esprit=False), sc.mu, sc.targets.gains,
                      sc.radar.shape, cfg.snr_db, cfg.n_trials, **common)
     if "esprit3d" in cfg.baselines:
