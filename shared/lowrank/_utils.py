@@ -5,11 +5,58 @@ Everything here is device- and dtype-preserving and never leaves torch.
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from typing import Sequence
 
 import torch
 
 from shared.errors import BadInput
+
+# Threads for LAPACK calls (eigh, svd, qr) on CPU tensors.  Measured on the
+# 2-core CPU while other jobs ran (load 6): eigh of a 256 x 256 matrix took
+# 0.02 s on 1 thread and 2.7 s on 2 OpenMP threads, 2000 x 2000 0.9 s vs 43 s
+# (barrier spin-waits of descheduled threads), while GEMMs were unaffected.
+# Prefect runs tasks in a thread pool next to other processes, so the small
+# LAPACK calls of the core run single-threaded by default and the GEMMs keep
+# every thread.  LOWDIM_LAPACK_THREADS=0 leaves torch's setting alone.
+LAPACK_THREADS = int(os.environ.get("LOWDIM_LAPACK_THREADS", "1"))
+
+
+@contextmanager
+def lapack_threads(t: torch.Tensor):
+    """Limit torch's CPU threads to ``LAPACK_THREADS`` around a LAPACK call on ``t``.
+
+    Only the thread count changes (never a result); CUDA tensors are left alone.
+    """
+    old = torch.get_num_threads()
+    if t.device.type != "cpu" or LAPACK_THREADS <= 0 or old <= LAPACK_THREADS:
+        yield
+        return
+    torch.set_num_threads(LAPACK_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def eigh(A: torch.Tensor):
+    """``torch.linalg.eigh`` under :func:`lapack_threads`."""
+    with lapack_threads(A):
+        return torch.linalg.eigh(A)
+
+
+def lapack_svd(A: torch.Tensor):
+    """``torch.linalg.svd(full_matrices=False)`` under :func:`lapack_threads`."""
+    with lapack_threads(A):
+        return torch.linalg.svd(A, full_matrices=False)
+
+
+def qr_q(A: torch.Tensor) -> torch.Tensor:
+    """Orthonormal ``Q`` of the reduced QR of ``A``, under :func:`lapack_threads`."""
+    with lapack_threads(A):
+        return torch.linalg.qr(A).Q
+
 
 def make_generator(seed, device: torch.device | str = "cpu") -> torch.Generator | None:
     """Turn ``seed`` into a ``torch.Generator`` (or ``None`` for torch's global RNG).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import make_generator
+from shared.lowrank._utils import lapack_threads, make_generator
 
 METHODS = ("twonn", "pca")
 
@@ -96,7 +96,8 @@ def _pca_dimension(P: torch.Tensor, variance: float) -> float:
     if P.shape[0] < 2:
         raise BadInput("X", "need at least 2 points")
     Pc = P.to(torch.float64) - P.to(torch.float64).mean(0)
-    s2 = torch.linalg.svdvals(Pc) ** 2
+    with lapack_threads(Pc):
+        s2 = torch.linalg.svdvals(Pc) ** 2
     total = s2.sum()
     if total <= 0:
         return 0.0

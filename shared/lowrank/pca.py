@@ -15,7 +15,7 @@ import inspect
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import real_dtype
+from shared.lowrank._utils import eigh, real_dtype
 from shared.lowrank.svd import METHODS as SVD_METHODS
 from shared.lowrank.svd import svd
 
@@ -198,7 +198,7 @@ class PCA:
             return self
         # _scatter[i, j] = sum x_i conj(x_j); its conjugate is the usual X^H X.
         C = self._scatter.conj() / (n - 1)
-        evals, evecs = torch.linalg.eigh(C)
+        evals, evecs = eigh(C)
         var = evals.flip(0).clamp_min(0)
         V = evecs.flip(1)
         n_max = min(n, d)

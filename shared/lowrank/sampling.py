@@ -27,7 +27,7 @@ import math
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import make_generator
+from shared.lowrank._utils import lapack_threads, make_generator, qr_q
 
 
 def leverage_scores(
@@ -62,7 +62,7 @@ def leverage_scores(
     X = _check(X)
     n, d = X.shape
     if not approximate or n <= 2 * d:
-        Q = torch.linalg.qr(X).Q
+        Q = qr_q(X)
         return torch.linalg.vector_norm(Q, dim=1) ** 2
     gen = make_generator(seed)
     r = min(n, sketch_size or max(20 * d, 200))
@@ -70,7 +70,8 @@ def leverage_scores(
     bucket = torch.randint(0, r, (n,), generator=gen, device=gen.device if gen else "cpu").to(X.device)
     sign = (torch.randint(0, 2, (n,), generator=gen, device=gen.device if gen else "cpu") * 2 - 1).to(X.device, X.dtype)
     SX = torch.zeros(r, d, dtype=X.dtype, device=X.device).index_add_(0, bucket, X * sign[:, None])
-    R = torch.linalg.qr(SX).R
+    with lapack_threads(SX):
+        R = torch.linalg.qr(SX).R
     # Rank-deficient X: regularise the triangular solve on (numerically) zero pivots.
     diag = R.diagonal().abs()
     tiny = diag.max() * d * torch.finfo(diag.dtype).eps

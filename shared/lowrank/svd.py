@@ -39,7 +39,7 @@ import math
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import check_rank, make_generator, randn
+from shared.lowrank._utils import check_rank, eigh, lapack_svd, make_generator, qr_q, randn
 
 METHODS = ("auto", "full", "gram", "randomized")
 
@@ -159,7 +159,7 @@ def svd(
         # The sketch would span the whole space: the exact solver is cheaper.
         method = "full"
     if method == "full":
-        U, S, Vh = torch.linalg.svd(A, full_matrices=False)
+        U, S, Vh = lapack_svd(A)
         U, S, Vh = U[..., :k], S[..., :k], Vh[..., :k, :]
     elif method == "gram":
         U, S, Vh = _svd_gram(A, k)
@@ -186,7 +186,7 @@ def left_singular_from_gram(G: torch.Tensor, rank: int) -> tuple[torch.Tensor, t
     S2 : torch.Tensor
         Shape ``(..., k)``: the squared singular values (clamped at 0), descending.
     """
-    evals, evecs = torch.linalg.eigh(G)
+    evals, evecs = eigh(G)
     # eigh sorts ascending: the leading pairs are the last k, reversed.
     U = evecs[..., -rank:].flip(-1)
     S2 = evals[..., -rank:].flip(-1).clamp_min(0)
@@ -200,11 +200,11 @@ def _svd_gram(A: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torc
         # Work on the wide A^H: A = (A^H)^H = Vh^H S U^H.
         U, S, Vh = _svd_gram(A.mH, k)
         return Vh.mH, S, U.mH
-    evals, evecs = torch.linalg.eigh(A @ A.mH)
+    evals, evecs = eigh(A @ A.mH)
     W = evecs[..., -k:].flip(-1)
     # An SVD of the small projection, not Vh = diag(1/S) W^H A, keeps Vh
     # orthonormal and S accurate even when some singular values are ~0.
-    Ub, S, Vh = torch.linalg.svd(W.mH @ A, full_matrices=False)
+    Ub, S, Vh = lapack_svd(W.mH @ A)
     return W @ Ub, S, Vh
 
 
@@ -212,13 +212,13 @@ def _svd_randomized(A: torch.Tensor, k: int, p: int, q: int, generator) -> tuple
     m, n = A.shape[-2], A.shape[-1]
     ell = k + p
     Omega = randn((*A.shape[:-2], n, ell), dtype=A.dtype, device=A.device, generator=generator)
-    Q = torch.linalg.qr(A @ Omega).Q
+    Q = qr_q(A @ Omega)
     for _ in range(q):
         # Re-orthonormalising after every product keeps the small singular
         # directions from being swamped by round-off (HMT Alg. 4.4).
-        Z = torch.linalg.qr(A.mH @ Q).Q
-        Q = torch.linalg.qr(A @ Z).Q
-    Ub, S, Vh = torch.linalg.svd(Q.mH @ A, full_matrices=False)
+        Z = qr_q(A.mH @ Q)
+        Q = qr_q(A @ Z)
+    Ub, S, Vh = lapack_svd(Q.mH @ A)
     return Q @ Ub[..., :k], S[..., :k], Vh[..., :k, :]
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from shared.errors import BadInput
-from shared.lowrank._utils import rank_from_energy
+from shared.lowrank._utils import lapack_svd, rank_from_energy
 from shared.lowrank.adapters.base import SUPPORTED, AdapterLayer
 from shared.lowrank.adapters.inject import matches
 
@@ -90,7 +90,7 @@ class TrainedRankPruning:
         for _, mod in self._layers(model):
             if mod.weight.grad is None:
                 continue
-            U, _, Vh = torch.linalg.svd(self._grouped(mod), full_matrices=False)
+            U, _, Vh = lapack_svd(self._grouped(mod))
             mod.weight.grad.add_((self.lambda_nuc * (U @ Vh)).reshape(mod.weight.shape))
 
     @torch.no_grad()
@@ -99,7 +99,7 @@ class TrainedRankPruning:
         ranks = {}
         for name, mod in self._layers(model):
             W = self._grouped(mod)
-            U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+            U, S, Vh = lapack_svd(W)
             keep = [rank_from_energy(S[g] ** 2, self.energy) for g in range(W.shape[0])]
             mask = torch.arange(S.shape[-1], device=S.device)[None, :] < torch.tensor(keep, device=S.device)[:, None]
             S = S * mask
