@@ -297,7 +297,8 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
         Targets of :func:`spread_targets`, unit-modulus seeded-phase gains.
     snr_db : float
     n_repeats : int
-        Timed calls per (method, size), each on a fresh noise draw.
+        Timed calls per (method, size), each on a fresh noise draw; the
+        methods are interleaved call by call.
     warmup : bool
         One untimed call first (allocator and kernel caches).
     skip : callable, optional
@@ -321,23 +322,28 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
         shape = tuple(int(n) for n in shape)
         Y = simulate_tensor(mu, gains, shape, snr_db, n_trials=n_repeats + int(warmup),
                             seed=seed, device=device, dtype=dtype)
-        for name, fn in estimators.items():
+        active = [name for name in estimators if skip is None or not skip(name, shape)]
+        if warmup:
+            for name in active:
+                estimators[name](Y[-1], n_targets)
+        times: dict[str, list[float]] = {name: [] for name in active}
+        # methods interleaved per repeat, so that a load change on a shared
+        # machine hits all of them alike and the ratios stay fair
+        for t in range(n_repeats):
+            for name in active:
+                _sync(device)
+                t0 = time.perf_counter()
+                estimators[name](Y[t], n_targets)
+                _sync(device)
+                times[name].append(time.perf_counter() - t0)
+        for name in estimators:
             row = {"method": name, "shape": list(shape), "n_entries": math.prod(shape)}
-            if skip is not None and skip(name, shape):
+            if name not in times:
                 rows.append({**row, "seconds": [], "seconds_median": math.nan,
                              "seconds_min": math.nan, "skipped": True})
                 continue
-            if warmup:
-                fn(Y[-1], n_targets)
-            times = []
-            for t in range(n_repeats):
-                _sync(device)
-                t0 = time.perf_counter()
-                fn(Y[t], n_targets)
-                _sync(device)
-                times.append(time.perf_counter() - t0)
-            st = sorted(times)
-            rows.append({**row, "seconds": times, "seconds_median": st[len(st) // 2],
+            st = sorted(times[name])
+            rows.append({**row, "seconds": times[name], "seconds_median": st[len(st) // 2],
                          "seconds_min": st[0], "skipped": False})
     return rows
 
