@@ -14,7 +14,7 @@ Three parts, each printing ratios against the issue's goals:
 
 Usage::
 
-    python bench/isac.py [--quick] [--parts accuracy,runtime,close] [--json out.json]
+    python bench/isac.py [--quick] [--parts accuracy,runtime,close] [--json out.json] [--threads N]
 
 ``--quick`` uses fewer trials and SNR points (a few minutes on 2 cores).
 """
@@ -202,7 +202,10 @@ def main(argv=None) -> int:
     p.add_argument("--parts", default="accuracy,runtime,close")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write all results to this JSON file")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
