@@ -43,37 +43,42 @@ from shared.lowrank._utils import check_rank, eigh, lapack_svd, make_generator, 
 
 METHODS = ("auto", "full", "gram", "randomized")
 
-# How `auto` chooses.  Measured with `python bench/lowrank.py --crossover`
-# (2-core CPU, torch 2.13.0+cpu, float32; table in docs/benchmarks.md,
-# "Low-rank core"), first run, seconds full / gram / randomized (p=10, q=2):
-#   1000 x 1000,  k=20:   0.17 / 0.075 / 0.008     k=250: 0.17 / 0.10 / 0.09
-#   1000 x 2000,  k=100:  0.44 / 0.094 / 0.061     k=250: 0.38 / 0.13 / 0.19
-#    500 x 4000,  k=50:   0.26 / 0.027 / 0.027     k=100: 0.28 / 0.039 / 0.052
-#    256 x 65536, k=20:   2.6  / 0.079 / 0.18
-#   2000 x 2000,  k=250:  1.20 / 0.53  / 0.29      k=2000: 1.33 / 1.80 / -
-#   1000 x 1000,  k=1000: 0.19 / 0.29  / -
-# The machine was shared with other jobs (load 4-7 on 2 cores), so single
-# timings scatter by up to 10x; rather than a table lookup, `auto` compares
-# multiply-add counts of the two fast solvers (s = min(m, n), L = max(m, n),
-# l = k + p), with a 1.5x penalty on the randomized one for its skinny GEMMs
-# and QRs, which reproduces every crossover above that repeated:
-#   gram:        s^2 L + 3 s^3 (eigh) + k s L + 2 k^2 L
-#   randomized:  1.5 [(2q + 2) s L l + 2 (2q + 1)(s + L) l^2 + 4 l^2 L]
-# `full` is kept for near-square matrices (L < 2 s) when more than half of
-# the singular values are requested: there it is as fast as gram and precise.
+# How `auto` chooses.  Measured with `python bench/lowrank.py --crossover
+# --reps 2` on the 2-core CPU (torch 2.13.0+cpu, float32, LAPACK calls on one
+# thread, see _utils.lapack_threads; 2026-11-27, load average 4-5 from other
+# jobs, so single timings scatter by ~30%).  Seconds full / gram / randomized
+# (p=10, q=2); full table in docs/benchmarks.md, "Low-rank core":
+#    500 x 500,   k=20:   0.077 / 0.062 / 0.092    k=100: 0.088 / 0.116 / 0.087
+#   1000 x 1000,  k=20:   0.40  / 0.18  / 0.088    k=250: 0.32  / 0.16  / 0.18
+#   1000 x 2000,  k=100:  0.94  / 0.34  / 0.23     k=250: 1.14  / 0.53  / 0.42
+#    500 x 4000,  k=5:    0.61  / 0.054 / 0.051    k=100: 0.37  / 0.038 / 0.055
+#    256 x 65536, k=5:    1.94  / 0.124 / 0.29     k=100: 1.62  / 0.45  / 0.99
+#  20000 x 2000,  k=50:   9.7   / 2.8   / 0.76     (bench case b)
+# `auto` compares modelled costs (multiply-adds; s = min(m, n), L = max(m, n),
+# l = k + p) fitted to this table:
+#   gram:        s^2 L + 5 s^3 (eigh) + k s L + 2 k^2 L
+#   randomized:  1.3 [(2q + 2) s L max(l, 50) + 2 (2q + 1)(s + L) l^2 + 4 l^2 L]
+# max(l, 50): a skinny product A @ Omega is bound by reading A, not by flops,
+# so each of the 2q + 2 passes costs at least ~50 multiply-adds per entry of A.
+# On the first 26 cells of that table it picks the fastest solver 19 times
+# and is at most 1.5x off otherwise (the misses are mostly under 0.1 s).  `full` is kept for
+# near-square matrices (L < 2 s) when more than half of the singular values
+# are requested: there it is as fast as gram and more precise.
 RANDOMIZED_MIN_SIZE = 200
 FULL_RANK_FRACTION = 0.5
 GRAM_MIN_ASPECT = 2.0
-RANDOMIZED_PENALTY = 1.5
+RANDOMIZED_PENALTY = 1.3
+MEMORY_BOUND_WIDTH = 50
 
 
 def _cost_gram(s: int, L: int, k: int) -> float:
-    return float(s) * s * L + 3.0 * s**3 + float(k) * s * L + 2.0 * k * k * L
+    return float(s) * s * L + 5.0 * s**3 + float(k) * s * L + 2.0 * k * k * L
 
 
 def _cost_randomized(s: int, L: int, k: int, p: int, q: int) -> float:
     ell = k + p
-    return RANDOMIZED_PENALTY * ((2 * q + 2) * float(s) * L * ell + 2.0 * (2 * q + 1) * (s + L) * ell**2 + 4.0 * ell**2 * L)
+    passes = (2 * q + 2) * float(s) * L * max(ell, MEMORY_BOUND_WIDTH)
+    return RANDOMIZED_PENALTY * (passes + 2.0 * (2 * q + 1) * (s + L) * ell**2 + 4.0 * ell**2 * L)
 
 
 def choose_method(m: int, n: int, rank: int, oversample: int = 10, power_iters: int = 2) -> str:

@@ -110,6 +110,8 @@ def test_choose_method_known_answers():
     assert choose_method(100, 100, 10) == "gram"
     assert choose_method(100, 1000, 100) == "gram"
     assert choose_method(1000, 1000, 800) == "full"
+    assert choose_method(256, 65536, 5) == "gram"
+    assert choose_method(1000, 2000, 100) == "randomized"
 
 
 @pytest.mark.parametrize(
