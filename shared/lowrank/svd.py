@@ -60,8 +60,8 @@ METHODS = ("auto", "full", "gram", "randomized")
 #   randomized:  1.3 [(2q + 2) s L max(l, 50) + 2 (2q + 1)(s + L) l^2 + 4 l^2 L]
 # max(l, 50): a skinny product A @ Omega is bound by reading A, not by flops,
 # so each of the 2q + 2 passes costs at least ~50 multiply-adds per entry of A.
-# On the first 26 cells of that table it picks the fastest solver 19 times
-# and is at most 1.5x off otherwise (the misses are mostly under 0.1 s).  `full` is kept for
+# On the 30 cells of that table it picks the fastest solver 23 times and is
+# at most 1.5x off otherwise (the misses are mostly under 0.1 s).  `full` is kept for
 # near-square matrices (L < 2 s) when more than half of the singular values
 # are requested: there it is as fast as gram and more precise.
 RANDOMIZED_MIN_SIZE = 200
