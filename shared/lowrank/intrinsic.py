@@ -107,13 +107,14 @@ def _pca_dimension(P: torch.Tensor, variance: float) -> float:
 
 
 def _twonn(P: torch.Tensor, fraction: float, max_points: int, seed, chunk: int) -> float:
-    P = torch.unique(P, dim=0)
     n = P.shape[0]
     if n > max_points:
+        # Subsample first: deduplicating a million rows costs more than TwoNN.
         gen = make_generator(seed)
         idx = torch.randperm(n, generator=gen, device=gen.device if gen is not None else "cpu")[:max_points]
         P = P[idx.to(P.device)]
-        n = max_points
+    P = torch.unique(P, dim=0)
+    n = P.shape[0]
     if n < 3:
         raise BadInput("X", f"TwoNN needs at least 3 distinct points, got {n}")
     P = P.to(torch.float64)

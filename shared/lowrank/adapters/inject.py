@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
 
 from torch import nn
 
@@ -14,9 +13,6 @@ from shared.lowrank.adapters.lora import LoRA
 from shared.lowrank.adapters.svfit import SVFit
 
 KINDS: dict[str, type[AdapterLayer]] = {"lora": LoRA, "flora": FLoRA, "svfit": SVFit}
-
-Target = "None | str | Iterable[str] | Callable[[str, nn.Module], bool]"
-
 
 def matches(name: str, module: nn.Module, target) -> bool:
     """Whether the submodule ``name`` is selected by ``target``.

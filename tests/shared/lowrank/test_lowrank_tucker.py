@@ -245,3 +245,17 @@ def test_cp_survives_a_switched_global_backend():
         assert isinstance(out.weights, torch.Tensor)
     finally:
         tl.set_backend("pytorch")
+
+
+@pytest.mark.slow
+def test_paper_scale_hosvd_matches_tensorly_error():
+    """Bench case (a) at full size: same error as TensorLy's one-pass HOSVD."""
+    import tensorly as tl
+    from tensorly.decomposition import tucker
+
+    X = tucker_tensor((256, 256, 256), (32, 32, 32), dtype=torch.float32)
+    X = X + 0.1 * X.std() * torch.randn(X.shape, generator=torch.Generator().manual_seed(9))
+    ours = hosvd(X, [32, 32, 32])
+    core, factors = tucker(X, rank=[32, 32, 32], n_iter_max=0, init="svd")
+    ref = (torch.linalg.vector_norm(X - tl.tucker_to_tensor((core, factors))) / torch.linalg.vector_norm(X)).item()
+    assert ours.rel_error(X) <= ref * (1 + 1e-4)
