@@ -53,7 +53,7 @@ METHODS = ("auto", "full", "gram", "randomized")
 #   1000 x 2000,  k=100:  0.94  / 0.34  / 0.23     k=250: 1.14  / 0.53  / 0.42
 #    500 x 4000,  k=5:    0.61  / 0.054 / 0.051    k=100: 0.37  / 0.038 / 0.055
 #    256 x 65536, k=5:    1.94  / 0.124 / 0.29     k=100: 1.62  / 0.45  / 0.99
-#  20000 x 2000,  k=50:   9.7   / 2.8   / 0.76     (bench case b)
+#  20000 x 2000,  k=50:   9.7   / 2.8   / 0.76     (bench case b, all single-threaded)
 # `auto` compares modelled costs (multiply-adds; s = min(m, n), L = max(m, n),
 # l = k + p) fitted to this table:
 #   gram:        s^2 L + 5 s^3 (eigh) + k s L + 2 k^2 L
@@ -120,7 +120,11 @@ def svd(
     rank : int, optional
         Number ``k`` of singular triplets kept; ``None`` keeps ``min(m, n)``.
     method : {"auto", "full", "gram", "randomized"}
-        Solver (see the module docstring); ``auto`` uses :func:`choose_method`.
+        Solver (see the module docstring); ``auto`` uses :func:`choose_method`
+        and may pick ``randomized`` for large matrices and small ranks (error
+        within ~1% of the optimal truncation on decaying spectra; pass a
+        ``seed`` for reproducible results, or ``method="gram"``/``"full"``
+        for deterministic ones).
     oversample : int
         Extra columns ``p`` of the randomized sketch (size ``k + p``).
     power_iters : int
