@@ -78,7 +78,7 @@ def energy_rank(s: torch.Tensor, energy: float) -> int:
 
 def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Truncated HOSVD/HOOI (N-way) or randomized SVD (2-way); factors to ``results.h5``."""
-    from shared.lowrank import hooi, hosvd, svd
+    from shared.lowrank import hooi, hosvd, svd, svdvals
 
     cfg = _cfg(ctx)
     shape = prev["ingest"]["shape"]
@@ -89,7 +89,8 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         if cfg.ranks is not None:
             rank = min(cfg.ranks)
         else:
-            rank = energy_rank(torch.linalg.svdvals(x), cfg.energy)
+            # the energy rule needs the whole spectrum; give ranks to skip this pass
+            rank = energy_rank(svdvals(x), cfg.energy)
         method = "randomized" if cfg.svd_method == "auto" else cfg.svd_method
         u, s, vh = svd(x, rank, method=method, seed=ctx.seed)
         seconds = time.perf_counter() - t0
@@ -129,11 +130,10 @@ def _mode_spectra(x: torch.Tensor) -> list[np.ndarray]:
     ``svdvals`` of the unfolding, not the Gram matrix: squaring would put a
     floor at sqrt(eps) relative to the top and hide an exact rank in the figure.
     """
-    out = []
-    for n in range(x.ndim):
-        xn = torch.movedim(x, n, 0).reshape(x.shape[n], -1)
-        out.append(torch.linalg.svdvals(xn).cpu().numpy().astype(np.float64))
-    return out
+    from shared.lowrank import svdvals
+
+    return [svdvals(torch.movedim(x, n, 0).reshape(x.shape[n], -1)).cpu().numpy().astype(np.float64)
+            for n in range(x.ndim)]
 
 
 def _baseline(x: torch.Tensor, ranks: list[int]) -> tuple[str, torch.Tensor, float]:
@@ -154,7 +154,7 @@ def _baseline(x: torch.Tensor, ranks: list[int]) -> tuple[str, torch.Tensor, flo
 
 def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Relative error, compression, intrinsic dimension; baseline; figures; report."""
-    from shared.lowrank.intrinsic import intrinsic_dimension
+    from shared.lowrank import intrinsic_dimension
 
     cfg = _cfg(ctx)
     red = prev["reduce"]

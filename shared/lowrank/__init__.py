@@ -16,7 +16,7 @@ import tensorly as _tl
 os.environ.setdefault("TENSORLY_BACKEND", "pytorch")  # for worker processes started from here
 _tl.set_backend("pytorch")
 
-from shared.lowrank.svd import svd  # noqa: E402
+from shared.lowrank.svd import svd, svdvals  # noqa: E402
 from shared.lowrank.tucker import Tucker, TuckerTensor, hooi, hosvd, hosvd_streamed  # noqa: E402
 from shared.lowrank.cp import CPTensor, cp  # noqa: E402
 from shared.lowrank.intrinsic import intrinsic_dimension  # noqa: E402
@@ -35,6 +35,7 @@ from shared.lowrank.adapters import (  # noqa: E402
 
 __all__ = [
     "svd",
+    "svdvals",
     "TuckerTensor",
     "Tucker",
     "hosvd",

@@ -39,7 +39,7 @@ import math
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import check_rank, eigh, lapack_svd, make_generator, qr_q, randn
+from shared.lowrank._utils import check_rank, eigh, lapack_svd, lapack_threads, make_generator, qr_q, randn
 
 METHODS = ("auto", "full", "gram", "randomized")
 
@@ -270,3 +270,24 @@ def randomized_error_estimate(
     AW = A @ W
     R = AW - U @ (U.mH @ AW)
     return 10.0 * math.sqrt(2.0 / math.pi) * torch.linalg.vector_norm(R, dim=-2).amax(-1)
+
+
+def svdvals(A: torch.Tensor) -> torch.Tensor:
+    """All singular values of a (batched) matrix, descending.
+
+    ``torch.linalg.svdvals`` under the core's LAPACK threading rule. It works on
+    the matrix itself, not its Gram, so values down to ``eps * sigma_1`` are
+    resolved (a Gram puts the floor at ``sqrt(eps) * sigma_1``).
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Shape ``(..., m, n)``, real or complex.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., min(m, n))``, real dtype matching ``A``, on ``A``'s device.
+    """
+    with lapack_threads(A):
+        return torch.linalg.svdvals(A)

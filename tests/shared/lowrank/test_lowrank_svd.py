@@ -143,3 +143,16 @@ def test_cuda(method):
     U, S, Vh = svd(A.cuda(), 7, method=method, seed=0)
     assert U.is_cuda and S.is_cuda and Vh.is_cuda and U.dtype == torch.complex64
     assert rel(recon(U, S, Vh).cpu(), A) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_svdvals_resolves_an_exact_rank_below_the_gram_floor(dtype):
+    from shared.lowrank import svdvals
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(60, 4, generator=g, dtype=dtype) @ torch.randn(4, 50, generator=g, dtype=dtype)
+    s = svdvals(a)
+    assert s.shape == (50,) and s.dtype == torch.float64
+    assert torch.all(s[:-1] >= s[1:])
+    # beyond the rank the values are at round-off (~eps), far below sqrt(eps) ~ 1e-8
+    assert float(s[4] / s[0]) < 1e-13 < float(s[3] / s[0])
