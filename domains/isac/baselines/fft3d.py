@@ -14,7 +14,6 @@ Cost: O(Z^3 N log N) for the transform plus O(Z^3 N) for the peak search.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch

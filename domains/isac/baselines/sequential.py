@@ -23,7 +23,6 @@ non-coherently, and the angle step only sees what the range-Doppler step found.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
