@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from domains.isac.plain.atoms import residual_energy, steering
+from domains.isac.atoms import residual_energy, steering
 from domains.isac.types import Estimate
 
 __all__ = ["refine", "refine_mu", "vp_cost", "plain_refined"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from domains.isac.simulate import vandermonde
+from domains.isac.atoms import check_tensor, ls_gains  # noqa: F401  (shared with PLAIN)
 from shared.errors import BadInput
 
 __all__ = [
@@ -28,15 +28,6 @@ __all__ = [
 ]
 
 
-def check_tensor(Y: Tensor, where: str) -> Tensor:
-    """Validate a single data tensor ``(N1, N2, N3)`` complex."""
-    if not isinstance(Y, Tensor):
-        Y = torch.as_tensor(Y)
-    if Y.ndim != 3:
-        raise BadInput(where, f"expected a (N1, N2, N3) tensor, got shape {tuple(Y.shape)}")
-    if not Y.is_complex():
-        raise BadInput(where, f"expected a complex tensor, got {Y.dtype}")
-    return Y
 
 
 def as_tuple(value: int | Sequence[int], n: int, where: str) -> tuple[int, ...]:
@@ -137,32 +128,3 @@ def bins_to_mu(k: Tensor, M: int) -> Tensor:
     mu = 2 * math.pi * k / M
     return math.pi - torch.remainder(math.pi - mu, 2 * math.pi)
 
-
-def ls_gains(Y: Tensor, mu: Tensor) -> Tensor:
-    """Least-squares amplitudes of the Kronecker atoms at given frequencies.
-
-    Solves ``min_b || vec(Y) - S b ||`` with ``S = [a1(mu_k1) kron a2(mu_k2)
-    kron a3(mu_k3)]_k`` through the K x K Gram matrix
-    ``S^H S = (A1^H A1) * (A2^H A2) * (A3^H A3)`` (Hadamard products), so the
-    N x K matrix S is never formed. A pseudo-inverse handles duplicate atoms.
-
-    Parameters
-    ----------
-    Y : Tensor (N1, N2, N3), complex
-    mu : Tensor (K, 3), real, rad/sample
-
-    Returns
-    -------
-    Tensor (K,), complex, Y's dtype and device
-    """
-    K = mu.shape[0]
-    if K == 0:
-        return torch.zeros(0, dtype=Y.dtype, device=Y.device)
-    A = [vandermonde(mu[:, m].to(device=Y.device, dtype=real_dtype(Y.dtype)), Y.shape[m], Y.dtype)
-         for m in range(3)]
-    gram = (A[0].mH @ A[0]) * (A[1].mH @ A[1]) * (A[2].mH @ A[2])
-    # contract one mode at a time: K * N operations, no K x N intermediate
-    t = torch.einsum("abc,ak->kbc", Y, A[0].conj())
-    t = torch.einsum("kbc,bk->kc", t, A[1].conj())
-    rhs = torch.einsum("kc,ck->k", t, A[2].conj())
-    return torch.linalg.pinv(gram, hermitian=True) @ rhs

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from domains.isac.plain.atoms import ls_gains
+from domains.isac.atoms import check_tensor, ls_gains
 from domains.isac.plain.compress import check_factors, compress, expand_frequency
 from domains.isac.plain.fusion import tensor_ls, tensor_omp, tensor_omp_tucker
 from domains.isac.plain.modal import METHODS, estimate_mode_batch
@@ -21,23 +21,6 @@ from shared.errors import BadInput
 __all__ = ["plain", "plain_batch", "check_tensor"]
 
 
-def check_tensor(y, where: str = "Y") -> torch.Tensor:
-    """Validate a data tensor: complex, 3-D, finite.
-
-    Raises
-    ------
-    BadInput
-        Naming ``where``.
-    """
-    if not isinstance(y, torch.Tensor):
-        raise BadInput(where, f"expected a torch.Tensor, got {type(y).__name__}")
-    if not torch.is_complex(y):
-        raise BadInput(where, f"must be complex, got {y.dtype}")
-    if y.ndim != 3:
-        raise BadInput(where, f"must have 3 modes (antennas, subcarriers, symbols), got shape {tuple(y.shape)}")
-    if not bool(torch.isfinite(y).all()):
-        raise BadInput(where, "contains NaN or Inf values")
-    return y
 
 
 def _normalise_compression(compression):

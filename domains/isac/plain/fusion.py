@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from domains.isac.plain.atoms import mode_products
+from domains.isac.atoms import mode_products
 
 __all__ = ["FusionResult", "tensor_omp", "tensor_omp_tucker", "tensor_ls"]
 

@@ -8,7 +8,7 @@ from scipy.optimize import linear_sum_assignment
 
 from domains.isac.crb import crb_mu
 from domains.isac.plain import plain
-from domains.isac.plain.atoms import ls_gains
+from domains.isac.atoms import ls_gains
 from domains.isac.refine import refine, refine_mu, vp_cost
 from domains.isac.scenarios import get_scenario
 from domains.isac.simulate import noise_variance, simulate_tensor, synthesize

@@ -10,9 +10,29 @@ from __future__ import annotations
 import torch
 
 from domains.isac.simulate import vandermonde
+from shared.errors import BadInput
 
-__all__ = ["steering", "mode_products", "atom_correlations", "atom_gram", "ls_gains",
+__all__ = ["check_tensor", "steering", "mode_products", "atom_correlations", "atom_gram", "ls_gains",
            "residual_energy"]
+
+
+def check_tensor(y, where: str = "Y") -> torch.Tensor:
+    """Validate a data tensor: complex, 3-D, finite.
+
+    Raises
+    ------
+    BadInput
+        Naming ``where``.
+    """
+    if not isinstance(y, torch.Tensor):
+        raise BadInput(where, f"expected a torch.Tensor, got {type(y).__name__}")
+    if not torch.is_complex(y):
+        raise BadInput(where, f"must be complex, got {y.dtype}")
+    if y.ndim != 3:
+        raise BadInput(where, f"must have 3 modes (antennas, subcarriers, symbols), got shape {tuple(y.shape)}")
+    if not bool(torch.isfinite(y).all()):
+        raise BadInput(where, "contains NaN or Inf values")
+    return y
 
 
 def steering(mu: torch.Tensor, shape, dtype: torch.dtype) -> list[torch.Tensor]:
@@ -101,7 +121,8 @@ def ls_gains(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     fac = steering(mu, y.shape[-3:], y.dtype)
     g = atom_gram(fac)
     z = atom_correlations(y, fac)
-    return torch.linalg.solve(g, z.unsqueeze(-1)).squeeze(-1)
+    # pinv, not solve: two estimates may share an atom exactly (a singular Gram)
+    return (torch.linalg.pinv(g, hermitian=True) @ z.unsqueeze(-1)).squeeze(-1)
 
 
 def residual_energy(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
