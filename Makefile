@@ -19,7 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/lowrank.py
+	$(BIN)/python bench/lowrank.py --quick
+	$(BIN)/python bench/isac.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
