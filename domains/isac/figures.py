@@ -80,6 +80,22 @@ def runtime_figure(scal: list[dict], path: Path) -> Path:
     return save(fig, path)
 
 
+def _limits_table(limits: dict | None) -> list[str]:
+    """Resolution and unambiguous intervals, raw and after compression."""
+    if not limits:
+        return []
+    rows = ["| | resolution angle (deg at broadside) | range (m) | velocity (m/s) "
+            "| unambiguous range (m) | unambiguous velocity (m/s) | range inside the CP (m) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, lim in limits.items():
+        r, u = lim["resolution"], lim["unambiguous"]
+        rng = u.get("range_m_symmetric", u["range_m"])
+        rows.append(f"| {name} {tuple(lim['compressed_shape'])} | {r['angle_deg_at_broadside']:.2f} | "
+                    f"{r['range_m']:.2f} | {r['velocity_mps']:.2f} | {rng[0]:.0f} to {rng[1]:.0f} | "
+                    f"+-{u['velocity_mps'][1]:.1f} | {lim['range_in_cp_m']:.1f} |")
+    return rows + [""]
+
+
 def report(ing: dict, red: dict, mod: dict, mc: dict, scal: list[dict], metrics: dict,
            i: int) -> str:
     """The run's markdown summary."""
@@ -90,6 +106,7 @@ def report(ing: dict, red: dict, mod: dict, mc: dict, scal: list[dict], metrics:
              f"{tuple(ing['compression'][1])} -> {tuple(red['compressed_shape'])} "
              f"({red['compression_ratio']:.1f}x); per-mode {red['criterion'].upper()} orders "
              f"{red['model_orders']}.", "",
+             *_limits_table(ing.get("limits")),
              f"## RMSE at {snr:g} dB ({mc['n_trials']} trials; ESPRIT {mc.get('esprit_trials', '-')})", "",
              "| method | angle (deg) | range (m) | velocity (m/s) | P(success) | misses | false | OSPA (cells) | ms/estimate |",
              "|---|---|---|---|---|---|---|---|---|"]
