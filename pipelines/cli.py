@@ -112,6 +112,9 @@ def cmd_run(a: argparse.Namespace) -> int:
         file_part = a.data if Path(a.data).exists() else a.data.rsplit(":", 1)[0]
         if not Path(file_part).is_file():
             raise BadInput(file_part, "file not found")
+    from shared.device import resolve
+
+    resolve(a.device)  # cuda without a GPU is a bad input, found before Prefect starts
     for n in names:
         get(n).load_spec().resolve_config(a.profile, a.sets if a.domain != "all" else [])
     env.configure(quiet=not a.verbose)

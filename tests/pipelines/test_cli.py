@@ -108,3 +108,10 @@ def test_serve_builds_scheduled_deployments(prefect_harness):
     with pytest.raises(Exception) as e:
         build_deployments(["lowrank"], interval=None, cron=None, profile="quick", out="runs")
     assert "--interval" in str(e.value)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_exits_2_before_any_run(tmp_path, capsys):
+    assert main(["run", "lowrank", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "--device" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -68,3 +68,16 @@ def test_synthetic_tensor_has_the_requested_multilinear_rank():
     x = synthetic_tensor([10, 9, 8], [3, 2, 4], 0.0, seed=0)
     for n, r in enumerate([3, 2, 4]):
         assert torch.linalg.matrix_rank(torch.movedim(x, n, 0).reshape(x.shape[n], -1)) == r
+
+
+def test_embedded_manifest_dataset_is_generated_from_its_params(tmp_path):
+    _, m = _run(tmp_path, dataset="synthetic-tucker")
+    assert m["data"] == {"source": "manifest:synthetic-tucker", "sha256": None, "synthetic": True}
+    assert m["metrics"]["rel_error"] < 1e-5
+
+
+def test_a_dataset_of_another_domain_is_bad_input(tmp_path):
+    from shared.errors import BadInput
+
+    with pytest.raises(BadInput, match="--dataset simulated-default"):
+        _run(tmp_path, dataset="simulated-default")
