@@ -44,6 +44,8 @@ from domains.isac.scenarios import get_scenario  # noqa: E402
 GOALS_ACCURACY = (1.5, 1.5, 2.0)
 GOAL_SPEEDUP = 100.0
 GOAL_CLOSE = 2.0
+# where and in which precision the trials are simulated (--device, --dtype)
+RUN: dict = {"device": None, "dtype": torch.complex128}
 
 
 def plain_refined(Y, n_targets, compression=("averaging", (1, 2, 2))):
@@ -65,12 +67,12 @@ def part_accuracy(quick: bool, seed: int) -> dict:
            "fft3d": functools.partial(fft3d, pad=2),
            "sequential": sequential}
     t0 = time.perf_counter()
-    res = monte_carlo(est, sc.mu, sc.gains, sc.shape, snrs, n_trials, seed=seed, radar=sc.radar)
+    res = monte_carlo(est, sc.mu, sc.gains, sc.shape, snrs, n_trials, seed=seed, radar=sc.radar, **RUN)
     esprit_trials = 0 if quick else 20
     if esprit_trials:
         # seconds per call at this size: fewer trials (the first ones of the same seeds)
         r_e = monte_carlo({"esprit3d": esprit3d}, sc.mu, sc.gains, sc.shape, snrs, esprit_trials,
-                          seed=seed, radar=sc.radar)
+                          seed=seed, radar=sc.radar, **RUN)
         res["methods"]["esprit3d"] = r_e["methods"]["esprit3d"]
     res["wall_s"] = time.perf_counter() - t0
     print(f"\n## (i) default scenario {sc.shape}, K={sc.n_targets}, {n_trials} trials/SNR"
@@ -137,7 +139,7 @@ def part_runtime(quick: bool, seed: int) -> dict:
            "esprit3d_full_svd": functools.partial(esprit3d, svd_method="full"),
            "fft3d": functools.partial(fft3d, pad=2),
            "sequential": sequential}
-    rows = runtime_scaling(est, [shape], n_targets=4, snr_db=20.0, n_repeats=n_rep, seed=seed)
+    rows = runtime_scaling(est, [shape], n_targets=4, snr_db=20.0, n_repeats=n_rep, seed=seed, **RUN)
     print(f"\n## (ii) runtime per estimate at {shape}, K=4, 20 dB, median of {n_rep} (min in brackets)")
     t_plain = next(r for r in rows if r["method"] == "plain")["seconds_median"]
     for r in rows:
@@ -164,10 +166,10 @@ def part_close(quick: bool, seed: int) -> dict:
     est = {"plain": functools.partial(plain, compression=sc.compression),
            "plain+refine": functools.partial(plain_refined, compression=sc.compression),
            "fft3d": functools.partial(fft3d, pad=2)}
-    res = monte_carlo(est, sc.mu, sc.gains, sc.shape, [20.0], n_trials, seed=seed, radar=sc.radar)
+    res = monte_carlo(est, sc.mu, sc.gains, sc.shape, [20.0], n_trials, seed=seed, radar=sc.radar, **RUN)
     esprit_trials = min(n_trials, 20)  # seconds per call: the first trials of the same seeds
     r_e = monte_carlo({"esprit3d": esprit3d}, sc.mu, sc.gains, sc.shape, [20.0], esprit_trials,
-                      seed=seed, radar=sc.radar)
+                      seed=seed, radar=sc.radar, **RUN)
     res["methods"]["esprit3d"] = r_e["methods"]["esprit3d"]
     crb = res["crb"]["rmse_physical"][0][dim]
     unit = PHYSICAL_UNITS[dim]
@@ -203,12 +205,16 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write all results to this JSON file")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: where the trials are simulated and estimated")
+    p.add_argument("--dtype", default="complex128", choices=["complex64", "complex128"])
     args = p.parse_args(argv)
+    RUN.update(device=torch.device(args.device), dtype=getattr(torch, args.dtype))
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "device": str(RUN["device"]), "dtype": str(RUN["dtype"]),
             "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
             "command": "python bench/isac.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     print("# ISAC benchmark", json.dumps(info))

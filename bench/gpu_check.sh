@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One short device check for a session that is lent a GPU (run from the repository root):
+# the CUDA tests, then the GPU figures of both benchmarks. About 5 minutes on an H100.
+# Record what it prints in docs/benchmarks.md with the date and the card.
+set -uo pipefail
+PY=${PY:-.venv/bin/python}
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
+$PY -m pytest -q -p no:cacheprovider -m cuda tests
+$PY bench/lowrank.py --device cuda --cases a,c
+$PY bench/lowrank.py --device cuda --cases b
+$PY bench/isac.py --device cuda --dtype complex64 --quick --parts runtime
