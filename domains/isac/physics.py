@@ -219,7 +219,6 @@ class OFDMRadar:
         ``Delta >= 2``; ``plain(..., center=(0, -pi/Delta_F, 0))`` covers the
         whole interval and also keeps its far end off the averaging null.
         """
-        d = self.antenna_spacing_wavelengths
         n = self.shape
         dm = [int(f) for f in factors]
         s0, s1, s2 = self.slopes

@@ -24,7 +24,6 @@ from domains.isac.config import PROFILES, IsacConfig
 from domains.isac.crb import crb_mu
 from domains.isac.evaluate import monte_carlo, range_doppler_map, runtime_scaling
 from domains.isac.io import load_csi
-from domains.isac.metrics import match
 from domains.isac.physics import OFDMRadar
 from domains.isac.plain import plain
 from domains.isac.plain.compress import compress

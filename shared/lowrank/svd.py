@@ -218,7 +218,7 @@ def _svd_gram(A: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torc
 
 
 def _svd_randomized(A: torch.Tensor, k: int, p: int, q: int, generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    m, n = A.shape[-2], A.shape[-1]
+    n = A.shape[-1]
     ell = k + p
     Omega = randn((*A.shape[:-2], n, ell), dtype=A.dtype, device=A.device, generator=generator)
     Q = qr_q(A @ Omega)

@@ -15,7 +15,6 @@ only ``|mu| < pi / Delta`` maps back uniquely (the ambiguity caveat).
 
 from __future__ import annotations
 
-import math
 
 import torch
 

@@ -132,7 +132,6 @@ def _run(y, n_targets, compression, method, order, fusion, fba, center, pfa, ref
     else:
         y_work = y
     yc = compress(y_work, cmethod, factors) if cmethod != "none" else y_work
-    shape_c = tuple(yc.shape[-3:])
     # a mode holds at most n_targets distinct frequencies
     per_mode = [estimate_mode_batch(yc, m, order=order, method=method, fba=fba, n_targets=n_targets)
                 for m in range(3)]

@@ -10,17 +10,9 @@ from domains.isac.crb import crb_mu
 from domains.isac.plain import averaging_gain, compress, plain, plain_batch
 from domains.isac.plain.modal import estimate_order, information_criterion
 from domains.isac.scenarios import get_scenario
-from domains.isac.simulate import noise_variance, simulate_tensor, synthesize, vandermonde
+from domains.isac.simulate import noise_variance, simulate_tensor, synthesize
 from shared.errors import BadInput
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small kernels: a second thread only adds contention on a shared 2-core box
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _matched_errors(mu_hat, mu_true, weight=None):

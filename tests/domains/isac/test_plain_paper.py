@@ -21,13 +21,6 @@ from domains.isac.simulate import noise_variance, simulate_tensor
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _ratios(name, snr, n_trials, seed, use_refine=False, **options):
     s = get_scenario(name)

@@ -14,13 +14,6 @@ from domains.isac.scenarios import get_scenario
 from domains.isac.simulate import noise_variance, simulate_tensor, synthesize
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _matched_errors(mu_hat, mu_true, weight):
     d = torch.remainder(mu_hat[:, None, :] - mu_true[None] + math.pi, 2 * math.pi) - math.pi

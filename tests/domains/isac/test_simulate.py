@@ -1,6 +1,5 @@
 """Simulator: model, SNR definition, seeding and batching."""
 
-import math
 
 import pytest
 import torch
