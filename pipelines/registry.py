@@ -1,4 +1,4 @@
-"""The explicit registry: domain name -> science spec, Prefect flow, defaults.
+"""The explicit registry: domain name -> science spec and Prefect flow.
 
 Entries are import strings, so listing domains or validating a config never
 imports Prefect or a domain's heavy libraries.
@@ -7,7 +7,7 @@ imports Prefect or a domain's heavy libraries.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadInput
@@ -18,7 +18,6 @@ class Entry:
     name: str
     spec: str  # "module:attribute" of the DomainSpec
     flow: str  # "module:attribute" of the Prefect flow
-    defaults: dict[str, Any] = field(default_factory=lambda: {"profile": "quick"})
 
     def load_spec(self):
         return _load(self.spec)

@@ -19,7 +19,7 @@ Two records have required keys:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel
@@ -45,7 +45,6 @@ class DomainSpec:
     reduce: Step
     evaluate: Step
     model: Step = no_model
-    artifacts: tuple[str, ...] = field(default=())
 
     def resolve_config(self, profile: str, sets: list[str] | None = None) -> BaseModel:
         """The profile's preset updated by ``--set`` overrides, validated."""
