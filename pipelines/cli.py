@@ -116,7 +116,9 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     resolve(a.device)  # cuda without a GPU is a bad input, found before Prefect starts
     for n in names:
-        get(n).load_spec().resolve_config(a.profile, a.sets if a.domain != "all" else [])
+        spec = get(n).load_spec()
+        cfg = spec.resolve_config(a.profile, a.sets if a.domain != "all" else [])
+        spec.check(a.data, a.dataset, cfg)  # headers, dtypes, shapes: no run dir, no Prefect
     env.configure(quiet=not a.verbose)
     runner = _task_runner(a.runner)
     dirs = []

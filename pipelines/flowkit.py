@@ -52,6 +52,7 @@ def execute(spec: DomainSpec, caller: Caller, *, profile: str = "quick", data: s
     """
     cfg = spec.resolve_config(profile, sets)
     dev = str(resolve(device))
+    spec.check(data, dataset, cfg)  # bad input leaves no run directory
     ctx = start_run(out, spec.name, profile=profile, device=dev, seed=seed,
                     config=cfg.model_dump(mode="json"), data=data, dataset=dataset)
     try:

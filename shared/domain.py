@@ -9,6 +9,12 @@ Every step has the signature ``step(ctx, prev) -> dict`` where ``ctx`` is the
 records. Records are small JSON-able dicts (paths, shapes, scalars), never
 large arrays: arrays go to ``results.h5`` in the run directory.
 
+Before any run directory exists (and before Prefect starts), the CLI and
+:func:`pipelines.flowkit.execute` call ``spec.check(data, dataset, cfg)``: a
+cheap look at the input's headers, dtypes, shapes and attributes that raises
+:class:`shared.errors.BadInput` naming the file and field. It must not read
+whole arrays (NaN scans may read in blocks) and must not write anything.
+
 Two records have required keys:
 
 - ``ingest`` returns ``{"data": {"source", "sha256", "synthetic"}, ...}``;
@@ -28,11 +34,17 @@ from shared.config import build_config, parse_sets
 from shared.errors import BadInput
 
 Step = Callable[[Any, dict[str, dict[str, Any]]], dict[str, Any]]
+Check = Callable[[str | None, str | None, BaseModel], None]
 
 
 def no_model(ctx: Any, prev: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The model step of a domain that has none (it still gets a timing)."""
     return {}
+
+
+def no_check(data: str | None, dataset: str | None, cfg: BaseModel) -> None:
+    """The input check of a domain whose steps validate everything themselves."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,9 @@ class DomainSpec:
     reduce: Step
     evaluate: Step
     model: Step = no_model
+    #: ``check(data, dataset, cfg)``: cheap header-level validation of ``--data`` /
+    #: ``--dataset`` against the resolved config; raises BadInput, writes nothing.
+    check: Check = no_check
 
     def resolve_config(self, profile: str, sets: list[str] | None = None) -> BaseModel:
         """The profile's preset updated by ``--set`` overrides, validated."""
