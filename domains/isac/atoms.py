@@ -130,5 +130,7 @@ def residual_energy(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     fac = steering(mu, y.shape[-3:], y.dtype)
     g = atom_gram(fac)
     z = atom_correlations(y, fac)
-    fit = (z.conj().unsqueeze(-2) @ torch.linalg.solve(g, z.unsqueeze(-1))).real[..., 0, 0]
+    # pinv, as in ls_gains: coinciding atoms make the Gram singular, and the
+    # projection onto their (smaller) span is still well defined
+    fit = (z.conj().unsqueeze(-2) @ (torch.linalg.pinv(g, hermitian=True) @ z.unsqueeze(-1))).real[..., 0, 0]
     return (y.abs() ** 2).sum(dim=(-3, -2, -1)) - fit

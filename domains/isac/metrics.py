@@ -149,8 +149,10 @@ def match(mu_hat, mu_true, scale=None, gate: float | None = None,
     scale : float or array-like (d,), optional
         Per-dimension unit for the distance (e.g. ``2*pi/N`` per mode).
     gate : float, optional
-        Pairs whose scaled distance exceeds ``gate`` are split into one miss
-        and one false target. None keeps every assigned pair.
+        Largest scaled distance of a pair. The gate is part of the assignment:
+        it maximises the number of pairs within the gate, then minimises their
+        summed distance (so a far estimate never displaces a near one). None
+        keeps every assigned pair.
     circular : bool
         Wrap differences to (-pi, pi].
 
@@ -167,8 +169,18 @@ def match(mu_hat, mu_true, scale=None, gate: float | None = None,
     if k_hat and k:
         if est.shape[1] != tru.shape[1]:
             raise ValueError(f"dimension mismatch: {est.shape[1]} vs {tru.shape[1]}")
-        dist = pairwise_distance(est, tru, scale, circular)
-        rows, cols = linear_sum_assignment(dist.detach().cpu().numpy())
+        dist = pairwise_distance(est, tru, scale, circular).detach().cpu().numpy()
+        if gate is None:
+            cost = dist
+        else:
+            # The gate belongs in the cost: a pair inside it earns a bonus larger
+            # than any sum of gated distances, a pair outside it costs nothing
+            # (it is as good as no pair). The optimum then has the most gated
+            # pairs and, among those, the smallest summed distance; gating after
+            # a raw-distance assignment lets one far estimate pull a good one away.
+            bonus = gate * (min(k_hat, k) + 1) + 1.0
+            cost = np.where(dist <= gate, dist - bonus, 0.0)
+        rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows.tolist(), cols.tolist()):
             if gate is None or float(dist[r, c]) <= gate:
                 pairs.append((r, c))

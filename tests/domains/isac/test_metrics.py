@@ -93,3 +93,13 @@ def test_rmse():
     e = torch.tensor([[3.0, 0.0], [-4.0, 1.0]], dtype=torch.float64)
     torch.testing.assert_close(rmse(e), torch.tensor([math.sqrt(12.5), math.sqrt(0.5)], dtype=torch.float64))
     assert torch.isnan(rmse(torch.zeros(0, 3))).all()
+
+
+def test_gate_is_part_of_the_assignment_not_applied_after_it():
+    # the far estimate -10 must not pull 0.4 away from its target 0
+    m = match([[0.4], [-10.0]], [[0.0], [1.0]], gate=0.5, circular=False)
+    assert m.pairs == [(0, 0)] and m.misses == [1] and m.false_targets == [1]
+    # both pairs lie inside the gate; the raw-distance optimum pairs (0.4001, 0)
+    # with (0.4, 0) and leaves (0.75, 0.3) 0.81 from (0, 0), outside the gate
+    m = match([[0.4001, 0.0], [0.75, 0.3]], [[0.0, 0.0], [0.4, 0.0]], gate=0.5, circular=False)
+    assert m.pairs == [(0, 0), (1, 1)] and m.misses == [] and m.false_targets == []

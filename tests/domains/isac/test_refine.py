@@ -119,3 +119,20 @@ def test_refine_mu_batches_over_trials():
         one, _, c1 = refine_mu(y[t], s.mu + 0.01)
         torch.testing.assert_close(mu[t], one, rtol=0, atol=1e-8)
         assert float(cost[t]) == pytest.approx(float(c1), rel=1e-10)
+
+
+def test_duplicate_targets_are_separated_not_a_crash():
+    # two estimates on the very same atom (a singular Gram) are the case the
+    # duplicate separation exists for; the cost of the start must not raise
+    shape = (16, 128, 64)
+    cells = torch.tensor([2 * math.pi / n for n in shape], dtype=torch.float64)
+    mu = torch.tensor([[0.3, -0.2, 0.1], [0.3, -0.2, 0.1]], dtype=torch.float64)
+    mu[1, 2] += 0.5 * cells[2]
+    gains = torch.tensor([1.0, 0.8j], dtype=torch.complex128)
+    y = simulate_tensor(mu, gains, shape, 20.0, seed=4)[0]
+    start = mu.mean(0).expand(2, 3).clone()
+    assert math.isfinite(float(vp_cost(y, start)))
+    est = refine(y, start, n_targets=2)
+    assert est.n_targets == 2
+    err = _matched_errors(est.mu, mu, cells ** 2)
+    assert float((err.abs() / cells).max()) < 0.05
