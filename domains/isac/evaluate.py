@@ -30,6 +30,7 @@ from torch import Tensor
 from domains.isac.baselines.sequential import range_doppler_spectra
 from domains.isac.crb import crb_mu
 from domains.isac.metrics import match, ospa
+from domains.isac.phase import wrap
 from domains.isac.physics import OFDMRadar
 from domains.isac.simulate import noise_variance, simulate_tensor
 
@@ -57,7 +58,7 @@ def _physical_errors(radar: OFDMRadar, mu_hat: Tensor, mu_true: Tensor) -> Tenso
     lim = radar.limits()["unambiguous"]
     for d, span in ((1, lim["range_m"][1] - lim["range_m"][0]),
                     (2, lim["velocity_mps"][1] - lim["velocity_mps"][0])):
-        err[:, d] = torch.remainder(err[:, d] + span / 2, span) - span / 2
+        err[:, d] = wrap(err[:, d], period=span)
     return err
 
 
@@ -382,7 +383,7 @@ def range_doppler_map(Y: Tensor, pad: int | Sequence[int] = 2, window: str | Non
     real = P.dtype
     j = torch.arange(M2, dtype=real, device=P.device)
     mu_delay = -2 * math.pi * j / M2
-    mu_delay = math.pi - torch.remainder(math.pi - mu_delay, 2 * math.pi)
+    mu_delay = wrap(mu_delay)
     mu_doppler = 2 * math.pi * (torch.arange(M3, dtype=real, device=P.device) - M3 // 2) / M3
     tiny = torch.finfo(real).tiny
     out = {"power_db": 10 * torch.log10(P.clamp_min(tiny) / P.max().clamp_min(tiny)),

@@ -22,6 +22,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from domains.isac.phase import wrap
+
 __all__ = [
     "wrap",
     "pairwise_distance",
@@ -30,23 +32,6 @@ __all__ = [
     "ospa",
     "rmse",
 ]
-
-
-def wrap(x: Tensor) -> Tensor:
-    """Wrap angles to (-pi, pi].
-
-    Parameters
-    ----------
-    x : Tensor, real, any shape
-        Angles in radians.
-
-    Returns
-    -------
-    Tensor, same shape, dtype and device
-        ``x`` shifted by a multiple of 2*pi into (-pi, pi].
-    """
-    # remainder maps into [0, 2pi); the sign flips make the interval (-pi, pi].
-    return math.pi - torch.remainder(math.pi - x, 2 * math.pi)
 
 
 def _as_points(x, like: Tensor | None = None) -> Tensor:

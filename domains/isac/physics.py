@@ -31,7 +31,9 @@ from typing import Literal
 
 import torch
 
-__all__ = ["SPEED_OF_LIGHT", "OFDMRadar"]
+from domains.isac.phase import wrap
+
+__all__ = ["SPEED_OF_LIGHT", "OFDMRadar", "wrap"]
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s, exact (SI)
 
@@ -269,11 +271,3 @@ class OFDMRadar:
     def to_dict(self) -> dict:
         """Plain-dict view (for configs, HDF5 attrs and reports)."""
         return asdict(self)
-
-
-def wrap(mu: torch.Tensor) -> torch.Tensor:
-    """Wrap angles to ``(-pi, pi]``."""
-    mu = _as_tensor(mu)
-    out = torch.remainder(mu + math.pi, 2.0 * math.pi) - math.pi
-    # remainder maps +pi to -pi; the convention keeps +pi
-    return torch.where(out <= -math.pi, out + 2.0 * math.pi, out)

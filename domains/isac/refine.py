@@ -29,13 +29,10 @@ import math
 import torch
 
 from domains.isac.atoms import residual_energy, steering
+from domains.isac.phase import wrap
 from domains.isac.types import Estimate
 
 __all__ = ["refine", "refine_mu", "vp_cost", "plain_refined"]
-
-
-def _wrap(mu: torch.Tensor) -> torch.Tensor:
-    return torch.remainder(mu + math.pi, 2.0 * math.pi) - math.pi
 
 
 def _pieces(y: torch.Tensor, mu: torch.Tensor):
@@ -170,7 +167,7 @@ def refine_mu(y: torch.Tensor, mu0: torch.Tensor, max_iter: int = 50, tol: float
         done = done | (moved < tol) | (lam >= 1e12) | (better & (gain <= rtol * cost.abs()))
         if bool(done.all()):
             break
-    return _wrap(mu), b, cost
+    return wrap(mu), b, cost
 
 
 def _split_inits(mu: torch.Tensor, shape, n_targets: int) -> torch.Tensor:
@@ -227,7 +224,7 @@ def _drop_one(y: torch.Tensor, mu: torch.Tensor, cost: torch.Tensor, screen: flo
     # targets within a resolution cell of another in every mode can trade
     # amplitude (even cancel each other): their bound says nothing, refit them
     cells = torch.tensor([2.0 * math.pi / n for n in y.shape[-3:]], dtype=mu.dtype, device=mu.device)
-    gap = (_wrap(mu[:, None, :] - mu[None, :, :]).abs() / cells).amax(-1)
+    gap = (wrap(mu[:, None, :] - mu[None, :, :]).abs() / cells).amax(-1)
     gap = gap + torch.eye(k, dtype=gap.dtype, device=gap.device) * 1e9
     crowded = (gap < 1.0).any(-1)
     redo = torch.nonzero((bound - cost < screen) | crowded).reshape(-1)

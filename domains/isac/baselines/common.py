@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from domains.isac.atoms import check_tensor, ls_gains  # noqa: F401  (shared with PLAIN)
+from domains.isac.phase import wrap
 from shared.errors import BadInput
 
 __all__ = [
@@ -125,6 +126,5 @@ def noise_floor(P: Tensor) -> Tensor:
 
 def bins_to_mu(k: Tensor, M: int) -> Tensor:
     """FFT bin (possibly fractional) of a length-M transform -> rad/sample in (-pi, pi]."""
-    mu = 2 * math.pi * k / M
-    return math.pi - torch.remainder(math.pi - mu, 2 * math.pi)
+    return wrap(2 * math.pi * k / M)
 

@@ -11,6 +11,7 @@ import math
 import torch
 
 from domains.isac.atoms import check_tensor, ls_gains
+from domains.isac.phase import wrap
 from domains.isac.plain.compress import check_factors, compress, expand_frequency
 from domains.isac.plain.fusion import tensor_ls, tensor_omp, tensor_omp_tucker
 from domains.isac.plain.modal import METHODS, estimate_mode_batch
@@ -156,7 +157,7 @@ def _fuse(y, yc, modes, n_targets, cmethod, factors, shift, fusion, pfa, refit) 
         torch.zeros(0, 3, dtype=real, device=y.device)
     mu = torch.stack([expand_frequency(mu_c[:, m], factors[m]) for m in range(3)], dim=-1)
     if shift is not None:
-        mu = torch.remainder(mu + shift + math.pi, 2 * math.pi) - math.pi
+        mu = wrap(mu + shift)
     if refit and mu.shape[0]:
         gains = ls_gains(y, mu)
     else:
@@ -167,7 +168,7 @@ def _fuse(y, yc, modes, n_targets, cmethod, factors, shift, fusion, pfa, refit) 
     for m in range(3):
         c = expand_frequency(cand[m], factors[m])
         if shift is not None:
-            c = torch.remainder(c + shift[m] + math.pi, 2 * math.pi) - math.pi
+            c = wrap(c + shift[m])
         full_cand.append(c)
     extra = {
         "method": "plain",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from domains.isac.phase import wrap
 from shared.lowrank import svd
 
 __all__ = ["ModeResult", "mode_covariance", "information_criterion", "estimate_order",
@@ -200,7 +201,7 @@ def _pick_roots(roots: torch.Tensor, n_freq: int) -> torch.Tensor:
     dist = torch.where(inside, dist, dist + 1e6)  # outside roots only as a last resort
     order = torch.argsort(dist)
     ang_s = ang[order]
-    diff = torch.remainder(ang_s[:, None] - ang_s[None, :] + math.pi, 2 * math.pi) - math.pi
+    diff = wrap(ang_s[:, None] - ang_s[None, :])
     earlier = torch.tril(torch.ones_like(diff, dtype=torch.bool), diagonal=-1)
     dup = ((diff.abs() < 1e-5) & earlier).any(dim=1)
     keep = order[~dup][:n_freq]
@@ -332,7 +333,7 @@ def estimate_mode_batch(y: torch.Tensor, mode: int, order: str | int = "aic",
                 mu = _polish(mu, vs)
         noise = evals[t, k:]
         noise_var = float(noise.mean()) if noise.numel() else 0.0
-        mu = torch.remainder(mu + math.pi, 2 * math.pi) - math.pi
+        mu = wrap(mu)
         out.append(ModeResult(mu=mu, order=k, eigvals=evals[t], noise_var=noise_var,
                               criterion=None if ic is None else ic[t]))
     return out
