@@ -29,6 +29,7 @@ class Entry:
 REGISTRY: dict[str, Entry] = {
     "lowrank": Entry("lowrank", "domains.lowrank:SPEC", "pipelines.lowrank:lowrank_flow"),
     "isac": Entry("isac", "domains.isac.steps:SPEC", "pipelines.isac:isac_flow"),
+    "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow"),
 }
 
 
