@@ -1,8 +1,11 @@
 """The ``lowdim`` command line.
 
 Exit codes: 0 success, 2 bad input or configuration (one line on stderr
-naming the file or field), 1 internal error. Heavy libraries (torch, Prefect,
-monai, umap) are imported only inside the commands, so ``--help`` is fast.
+naming the file or field, usage errors included), 1 internal error, 130 or
+143 when SIGINT or SIGTERM stopped a run (which is then ``<run_id>.failed``
+with ``error.txt`` saying so). Heavy libraries (torch, Prefect, monai, umap)
+are imported only inside the commands, so ``--help`` is fast. Everything a
+user can get wrong is checked before Prefect starts.
 """
 
 from __future__ import annotations
@@ -12,28 +15,44 @@ import json
 import sys
 from typing import Sequence
 
+from shared.config import scope_sets
 from shared.errors import BadInput
+
+__all__ = ["main", "run", "scope_sets", "build_deployments"]
 
 EPILOG = """\
 examples:
   lowdim run lowrank                              synthetic tensor, quick profile
   lowdim run lowrank --data x.h5:/volume --set ranks=[8,8,8]
   lowdim run all --profile quick                  every domain, one after the other
+  lowdim run all --set isac.n_trials=5            with `all`, scope --set keys by domain
+  lowdim config lowrank --profile full            every --set key: type, default, profile value
   lowdim runs ls lowrank                          what ran, newest last
   lowdim runs show 20261127-181500-ab12cd         metrics, baselines, figures, report
+  lowdim runs clean --older-than 7d               remove interrupted and failed runs
   lowdim data ls                                  the dataset manifests
   lowdim serve lowrank --interval 3600            a scheduled deployment on a Prefect server
 
 outputs: <out>/<domain>/<run_id>/ with config.json, metrics.json, report.md,
 results.h5 and figures/*.png (default out: ./runs).
+
+exit codes: 0 success; 2 bad input or configuration (one line naming the file or
+field); 1 internal error; 130/143 stopped by SIGINT/SIGTERM (the run is marked failed).
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors that exit 2 like every other bad input."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        raise BadInput(self.prog, f"{message} (see {self.prog} --help)")
 
 
 def _parser() -> argparse.ArgumentParser:
     from pipelines.registry import REGISTRY
 
     domains = ", ".join(REGISTRY)
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="lowdim", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Domain science pipelines (ingest -> reduce -> model -> evaluate) as "
                     "Prefect flows on one low-rank PyTorch core.")
@@ -49,17 +68,27 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dataset", help="a manifest id (see `lowdim data ls`)")
     r.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     r.add_argument("--out", default="runs", help="root of the run store (default ./runs)")
-    r.add_argument("--seed", type=int, default=0, help="seed; the same seed on CPU gives the same metrics")
+    r.add_argument("--seed", type=int, default=0,
+                   help="seed in [0, 2**63-5]; the same seed on CPU gives the same metrics "
+                        "(timings aside; see the README for each domain's tolerance)")
     r.add_argument("--runner", default="local",
                    help="local (threads) or dask[=ADDRESS] (a local cluster, or the scheduler at ADDRESS)")
     r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set ranks=[8,8,8] (YAML values; repeatable)")
+                   help="override a config field, e.g. --set ranks=[8,8,8] (YAML values; repeatable; "
+                        "dotted keys for sections; with `all`, DOMAIN.KEY=VALUE); "
+                        "`lowdim config DOMAIN` lists the keys")
     r.add_argument("-v", "--verbose", action="store_true", help="show Prefect's run logs")
 
     rs = sub.add_parser("runs", help="list and inspect runs").add_subparsers(dest="runs_cmd", required=True)
-    ls = rs.add_parser("ls", help="list runs (completed, failed, partial)")
+    ls = rs.add_parser("ls", help="list runs (completed, failed, partial = running, interrupted)")
     ls.add_argument("domain", nargs="?")
     ls.add_argument("--out", default="runs")
+    cl = rs.add_parser("clean", help="remove interrupted and failed runs, saying which")
+    cl.add_argument("domain", nargs="?")
+    cl.add_argument("--out", default="runs")
+    cl.add_argument("--older-than", default="0s", metavar="AGE",
+                    help="only runs started at least AGE ago: 90s, 30m, 12h, 7d (default: all)")
+    cl.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     sh = rs.add_parser("show", help="metrics, baselines, figures and report of one run")
     sh.add_argument("run_id", help="a run id or a unique prefix")
     sh.add_argument("--out", default="runs")
@@ -72,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     ver = ds.add_parser("verify", help="check files against their sha256 (under $LOWDIM_DATA_DIR/<id>/)")
     ver.add_argument("id", nargs="?")
     ver.add_argument("--dir", help="data directory (default $LOWDIM_DATA_DIR or ./data)")
+
+    cf = sub.add_parser("config", help="every --set key of a domain: type, default, profile value, description")
+    cf.add_argument("domain", help=f"one of: {domains}")
+    cf.add_argument("--profile", default="quick", choices=["quick", "full"])
+    cf.add_argument("--json", action="store_true", help="print the rows as JSON")
 
     sv = sub.add_parser("serve", help="serve deployments with schedules on a Prefect server",
                         description="Create one deployment per domain and serve them until stopped. "
@@ -99,56 +133,99 @@ def _task_runner(spec: str):
     raise BadInput("--runner", f"unknown runner '{spec}' (use local or dask[=ADDRESS])")
 
 
-def cmd_run(a: argparse.Namespace) -> int:
-    from pipelines import env
+def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
+    """Everything about a ``run`` that can be checked without Prefect; ``--set`` per domain.
+
+    Seed, ``--out``, ``--data``'s file, the device, every domain's config and
+    its ``check`` of the data's headers: a user's mistake costs no Prefect
+    start-up (10-40 s in ephemeral mode) and leaves no run directory.
+    """
     from pipelines.registry import REGISTRY, get
+    from shared.device import resolve
+    from shared.h5data import check_file, split_spec
+    from shared.runs import check_out, check_seed
 
     names = list(REGISTRY) if a.domain == "all" else [get(a.domain).name]
-    # Validate every config and the data path before Prefect starts: a typo then
-    # costs no server start-up (10-40 s in ephemeral mode).
+    sets = scope_sets(a.sets, names) if a.domain == "all" else {names[0]: list(a.sets)}
+    check_seed(a.seed)
+    check_out(a.out)
     if a.data:
-        from pathlib import Path
-
-        file_part = a.data if Path(a.data).exists() else a.data.rsplit(":", 1)[0]
-        if not Path(file_part).is_file():
-            raise BadInput(file_part, "file not found")
-    from shared.device import resolve
-
-    resolve(a.device)  # cuda without a GPU is a bad input, found before Prefect starts
+        check_file(split_spec(a.data)[0])
+    resolve(a.device)  # cuda without a GPU is a bad input
     for n in names:
         spec = get(n).load_spec()
-        cfg = spec.resolve_config(a.profile, a.sets if a.domain != "all" else [])
-        spec.check(a.data, a.dataset, cfg)  # headers, dtypes, shapes: no run dir, no Prefect
+        cfg = spec.resolve_config(a.profile, sets[n])
+        spec.check(a.data, a.dataset, cfg)
+    return sets
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from pipelines import env, watchdog
+    from pipelines.registry import get
+
+    sets = check_run_inputs(a)
+    watchdog.start()  # the temporary Prefect server must not outlive this process
     env.configure(quiet=not a.verbose)
     runner = _task_runner(a.runner)
-    dirs = []
-    for n in names:
+    for n, domain_sets in sets.items():
         fl = get(n).load_flow()
         if runner is not None:
             fl = fl.with_options(task_runner=runner)
-        dirs.append(fl(profile=a.profile, data=a.data, dataset=a.dataset, device=a.device,
-                       out=a.out, seed=a.seed, sets=a.sets if a.domain != "all" else []))
-        print(dirs[-1], flush=True)
+        run_dir = fl(profile=a.profile, data=a.data, dataset=a.dataset, device=a.device,
+                     out=a.out, seed=a.seed, sets=domain_sets)
+        print(run_dir, flush=True)
     return 0
 
 
 # ---------------------------------------------------------------------- runs
-def cmd_runs(a: argparse.Namespace) -> int:
-    from shared.runs import find_run, list_runs, load_run
+def parse_age(text: str) -> float:
+    """``"90s"``, ``"30m"``, ``"12h"``, ``"7d"`` or plain seconds, in seconds."""
+    import math
 
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    t = text.strip().lower()
+    try:
+        v = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        v = float("nan")
+    if not math.isfinite(v) or v < 0:
+        raise BadInput("--older-than", f"expected an age such as 90s, 30m, 12h or 7d, got {text!r}")
+    return v
+
+
+def cmd_runs(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipelines.registry import REGISTRY, get
+    from shared.runs import clean_runs, find_run, list_runs, load_run
+
+    if getattr(a, "domain", None) and a.domain not in REGISTRY and not (Path(a.out) / a.domain).is_dir():
+        get(a.domain)  # an unknown domain with no runs: BadInput naming it
+    if a.runs_cmd == "clean":
+        gone = clean_runs(a.out, parse_age(a.older_than), a.domain, dry_run=a.dry_run)
+        verb = "would remove" if a.dry_run else "removed"
+        for r in gone:
+            print(f"{verb} {r.status:<11} {r.path}")
+        print(f"{verb} {len(gone)} run(s) under {a.out}" if gone else f"nothing to clean under {a.out}")
+        return 0
     if a.runs_cmd == "ls":
         runs = list_runs(a.out, a.domain)
         if not runs:
             print(f"no runs under {a.out}")
             return 0
-        print(f"{'run_id':<24} {'domain':<8} {'status':<10} headline")
+        print(f"{'run_id':<24} {'domain':<8} {'status':<11} headline")
+        broken = 0
         for r in runs:
-            head = ""
+            head, status = "", r.status
             if r.status == "completed":
-                m = load_run(r)["metrics"]["metrics"]
-                head = ", ".join(f"{k}={_fmt(v)}" for k, v in list(m.items())[:3])
-            print(f"{r.run_id:<24} {r.domain:<8} {r.status:<10} {head}")
-        return 0
+                try:
+                    m = load_run(r)["metrics"]["metrics"]
+                    head = ", ".join(f"{k}={_fmt(v)}" for k, v in list(m.items())[:3])
+                except BadInput as err:  # name the file, list the others
+                    print(f"error: {err}", file=sys.stderr)
+                    status, head, broken = "unreadable", "see stderr", broken + 1
+            print(f"{r.run_id:<24} {r.domain:<8} {status:<11} {head}")
+        return 2 if broken else 0
     info = find_run(a.out, a.run_id)
     if info is None:
         raise BadInput(f"run {a.run_id}", f"no single run with this id under {a.out}")
@@ -187,64 +264,163 @@ def _fmt(v: float) -> str:
 
 # ---------------------------------------------------------------------- data
 def cmd_data(a: argparse.Namespace) -> int:
-    from shared.manifests import all_manifests, get_manifest, verify
+    from pathlib import Path
+
+    from shared import manifests
 
     if a.data_cmd == "ls":
-        for m in all_manifests().values():
+        for m in manifests.all_manifests().values():
             print(f"{m.id:<28} {m.domain:<8} {m.access:<12} {m.title}")
         return 0
     if a.data_cmd == "info":
-        print(get_manifest(a.id).model_dump_json(indent=2))
+        print(manifests.get_manifest(a.id).model_dump_json(indent=2))
         return 0
-    ms = [get_manifest(a.id)] if a.id else list(all_manifests().values())
-    bad = False
+    base = Path(a.dir) if a.dir else manifests.data_dir()
+    ms = [manifests.get_manifest(a.id)] if a.id else list(manifests.all_manifests().values())
+    problems: dict[str, list[str]] = {}
     for m in ms:
         if not m.files:
             print(f"{m.id}: {m.access}, no files to verify")
-        for name, status in verify(m, a.dir):
+            continue
+        if not a.id and not (base / m.id).is_dir():
+            # verifying everything: a dataset never downloaded is not an error
+            print(f"{m.id}: not downloaded (no {base / m.id}/)")
+            continue
+        for name, status in manifests.verify(m, base):
             print(f"{m.id}/{name}: {status}")
-            bad |= status == "sha256 mismatch"
-    if bad:
-        print("error: a file does not match its manifest's sha256", file=sys.stderr)
-        return 2
+            if status in ("missing", "sha256 mismatch"):
+                problems.setdefault(status, []).append(f"{m.id}/{name}")
+    if problems:
+        parts = [f"{k}: {', '.join(v)}" for k, v in problems.items()]
+        raise BadInput(str(base), "; ".join(parts))
+    return 0
+
+
+# -------------------------------------------------------------------- config
+def cmd_config(a: argparse.Namespace) -> int:
+    from pipelines.registry import get
+    from shared.config import describe
+
+    spec = get(a.domain).load_spec()
+    if a.profile not in spec.profiles:
+        raise BadInput("--profile", f"unknown profile '{a.profile}' for {spec.name}")
+    rows = describe(spec.config, spec.profiles[a.profile])
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    show = lambda v: json.dumps(v) if not isinstance(v, str) else v  # noqa: E731
+    table = [(r["key"], r["type"], show(r["default"]), show(r["profile"]), r["description"]) for r in rows]
+    head = ("key", "type", "default", a.profile, "description")
+    widths = [min(36, max(len(t[i]) for t in [head, *table])) for i in range(4)]
+    print(f"{spec.name}: --set KEY=VALUE (YAML values); profile {a.profile}")
+    for t in [head, *table]:
+        print("  ".join(c.ljust(w) for c, w in zip(t[:4], widths)) + "  " + t[4])
     return 0
 
 
 # --------------------------------------------------------------------- serve
+def check_schedule(interval: float | None, cron: str | None) -> None:
+    """A schedule is one positive, finite ``--interval`` or one valid ``--cron``."""
+    import math
+
+    if interval is None and cron is None:
+        raise BadInput("--interval/--cron", "give a schedule")
+    if interval is not None and cron is not None:
+        raise BadInput("--interval/--cron", "give one schedule, not both")
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        raise BadInput("--interval", f"must be a positive number of seconds, got {interval}")
+    if cron is not None:
+        from prefect._internal.schemas.validators import validate_cron_string
+
+        try:
+            validate_cron_string(cron)
+        except ValueError:
+            raise BadInput("--cron", f"not a cron expression: {cron!r} (e.g. '0 3 * * *')") from None
+
+
 def build_deployments(domains: list[str], *, interval: float | None, cron: str | None,
                       profile: str, out: str) -> list:
     """One Prefect deployment per domain, named ``<domain>-<profile>``, on a schedule."""
     from pipelines.registry import REGISTRY, get
 
-    if interval is None and cron is None:
-        raise BadInput("--interval/--cron", "give a schedule")
-    if interval is not None and interval <= 0:
-        raise BadInput("--interval", f"must be positive, got {interval}")
+    check_schedule(interval, cron)
     return [get(n).load_flow().to_deployment(
         name=f"{n}-{profile}", interval=interval, cron=cron,
         parameters={"profile": profile, "out": out}) for n in domains or list(REGISTRY)]
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
-    from pipelines import env
+    import asyncio
+    import threading
 
+    from pipelines import env, watchdog
+    from pipelines.registry import get
+
+    for n in a.domains:
+        get(n)
     env.configure(quiet=False)
+    check_schedule(a.interval, a.cron)
+    watchdog.start()
     deployments = build_deployments(a.domains, interval=a.interval, cron=a.cron,
                                     profile=a.profile, out=a.out)
-    from prefect import serve
+    from prefect.runner import Runner
 
-    serve(*deployments)
+    # The runner runs in a thread, so that the main thread keeps the signal
+    # handlers (the runner would install its own SIGTERM handler, which waits
+    # for a graceful shutdown). On a signal, the runner gets 5 s to stop.
+    runner = Runner(pause_on_shutdown=True)
+    for d in deployments:
+        runner.add_deployment(d)
+    errors: list[BaseException] = []
+
+    def serve_forever() -> None:
+        try:
+            asyncio.run(runner.start())
+        except BaseException as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+
+    def stop(signum: int) -> None:
+        loop = getattr(runner, "_loop", None)
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(runner.astop(), loop).result(timeout=5)
+
+    from shared.interrupts import stop_on_signals
+
+    t = threading.Thread(target=serve_forever, name="lowdim-serve", daemon=True)
+    with stop_on_signals(before_exit=stop):
+        t.start()
+        print(f"serving {', '.join(d.name for d in deployments)} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        while t.is_alive():
+            t.join(0.5)
+    if errors:
+        raise errors[0]
     return 0
 
 
-COMMANDS = {"run": cmd_run, "runs": cmd_runs, "data": cmd_data, "serve": cmd_serve}
+COMMANDS = {"run": cmd_run, "runs": cmd_runs, "data": cmd_data, "config": cmd_config,
+            "serve": cmd_serve}
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command not in ("run", "serve"):
+        return COMMANDS[args.command](args)
+    # A run or a server: SIGINT/SIGTERM mark the run failed and end the process
+    # at once with 130/143 (shared.interrupts), whatever Prefect is doing.
+    from shared.interrupts import set_exit_on_signal, stop_on_signals
+
+    set_exit_on_signal(True)
+    try:
+        with stop_on_signals():
+            return COMMANDS[args.command](args)
+    finally:
+        set_exit_on_signal(False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lowdim`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        args = _parser().parse_args(argv)
+        return _dispatch(args)
     except BadInput as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 from shared.device import resolve, seed_everything
 from shared.domain import DomainSpec
-from shared.runs import STEPS, RunContext, complete_run, fail_run, start_run
+from shared.interrupts import stop_on_signals
+from shared.runs import STEPS, RunContext, check_out, check_seed, complete_run, fail_run, start_run
 
 Caller = Callable[[DomainSpec, str, RunContext, dict[str, dict]], dict[str, Any]]
 
@@ -47,13 +48,28 @@ def execute(spec: DomainSpec, caller: Caller, *, profile: str = "quick", data: s
     Raises
     ------
     BadInput
-        Before anything is written for a bad config; from a step for bad data,
-        after the run directory was renamed to ``<run_id>.failed``.
+        Before anything is written for a bad config, seed, ``out`` or input;
+        from a step for bad data, after the run directory was renamed to
+        ``<run_id>.failed``.
+    shared.interrupts.Interrupted
+        On SIGINT/SIGTERM (when called in the main thread), after the run was
+        marked failed; the ``lowdim`` CLI exits 130/143 instead.
     """
     cfg = spec.resolve_config(profile, sets)
+    check_seed(seed)
     dev = str(resolve(device))
     spec.check(data, dataset, cfg)  # bad input leaves no run directory
-    ctx = start_run(out, spec.name, profile=profile, device=dev, seed=seed,
+    check_out(out)
+    # Prefect's flow engine installs its own SIGTERM handler; the run's own
+    # comes back on top for the run's duration (and the previous one after).
+    with stop_on_signals():
+        return _execute(spec, caller, cfg, profile=profile, data=data, dataset=dataset,
+                        device=dev, out=out, seed=seed)
+
+
+def _execute(spec: DomainSpec, caller: Caller, cfg: Any, *, profile: str, data: str | None,
+             dataset: str | None, device: str, out: str, seed: int) -> tuple[str, dict[str, Any]]:
+    ctx = start_run(out, spec.name, profile=profile, device=device, seed=seed,
                     config=cfg.model_dump(mode="json"), data=data, dataset=dataset)
     try:
         prev: dict[str, dict] = {}

@@ -1,13 +1,19 @@
 """Configuration: profile presets plus ``--set key=value`` overrides.
 
-Every domain has one pydantic model with ``extra="forbid"``. Overrides use
-dotted keys (``--set svd.oversample=12``) and YAML values (``--set
-ranks=[8,8,8]``), so lists, numbers and booleans need no special syntax.
+Every domain has one pydantic model with ``extra="forbid"``, sectioned by step
+for the newer domains. Overrides use dotted keys for sections (``--set
+model.epochs=5``) and YAML values (``--set ranks=[8,8,8]``), so lists, numbers
+and booleans need no special syntax. A NaN is never a setting: ``--set
+energy=.nan`` is rejected by name. :func:`describe` lists every key with its
+type, default, profile value and description (``lowdim config DOMAIN``);
+:func:`scope_sets` splits ``--set lowrank.energy=0.9`` for ``lowdim run all``.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
+
+import math
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -41,6 +47,16 @@ def parse_sets(sets: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
     return out
 
 
+def _reject_nan(overrides: dict[str, Any], where: str, prefix: str = "") -> None:
+    for k, v in overrides.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            _reject_nan(v, where, key + ".")
+        elif isinstance(v, float) and math.isnan(v) or (
+                isinstance(v, list) and any(isinstance(x, float) and math.isnan(x) for x in v)):
+            raise BadInput(f"{where} {key}", "is NaN; give a number")
+
+
 def _merge(base: dict[str, Any], upd: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in upd.items():
@@ -60,6 +76,7 @@ def build_config(model: type[M], preset: dict[str, Any], overrides: dict[str, An
     BadInput
         Naming the first offending key, e.g. ``--set foo: unknown key for lowrank``.
     """
+    _reject_nan(overrides, where)
     try:
         return model.model_validate(_merge(preset, overrides))
     except ValidationError as err:
@@ -68,4 +85,81 @@ def build_config(model: type[M], preset: dict[str, Any], overrides: dict[str, An
         if e["type"] == "extra_forbidden":
             known = ", ".join(sorted(model.model_fields))
             raise BadInput(f"{where} {key}", f"unknown key for {model.__name__} (known: {known})") from None
-        raise BadInput(f"{where} {key}", e["msg"]) from None
+        msg = e["msg"].removeprefix("Value error, ")
+        raise BadInput(f"{where} {key}", msg) from None
+
+
+def scope_sets(sets: list[str] | tuple[str, ...] | None, domains: list[str]) -> dict[str, list[str]]:
+    """Split domain-scoped overrides ``["isac.n_trials=5"]`` into ``{"isac": ["n_trials=5"]}``.
+
+    For ``lowdim run all``, where one key could mean different things in
+    different domains, every key must start with its domain's name.
+
+    Raises
+    ------
+    BadInput
+        An unscoped key, or a scope that is not one of ``domains``.
+    """
+    out: dict[str, list[str]] = {d: [] for d in domains}
+    for item in sets or ():
+        key = item.split("=", 1)[0].strip()
+        scope, _, rest = key.partition(".")
+        if not rest:
+            raise BadInput(f"--set {key}", "with `run all`, scope each key by its domain, "
+                                           f"e.g. --set {domains[0]}.{key}=... (domains: {', '.join(domains)})")
+        if scope not in out:
+            raise BadInput(f"--set {key}", f"unknown domain '{scope}' (domains: {', '.join(domains)})")
+        out[scope].append(item.split(".", 1)[1])
+    return out
+
+
+def _type_name(ann: Any) -> str:
+    name = getattr(ann, "__name__", None)
+    text = str(ann).replace("typing.", "")
+    return name if name and "[" not in text else text
+
+
+def describe(model: type[BaseModel], preset: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every ``--set`` key of ``model``: sections flattened into dotted keys.
+
+    Parameters
+    ----------
+    model : pydantic model class
+        A domain's config model (sub-models are sections).
+    preset : dict, optional
+        A profile's preset; its values appear as ``profile``.
+
+    Returns
+    -------
+    list of dict
+        ``{"key", "type", "default", "profile", "description"}`` in field
+        order; ``profile`` is the resolved value under the preset.
+    """
+    resolved = model.model_validate(preset or {}).model_dump(mode="json")
+    defaults = _defaults(model)
+    rows: list[dict[str, Any]] = []
+
+    def walk(m: type[BaseModel], prefix: str, res: dict[str, Any], dfl: dict[str, Any]) -> None:
+        for name, f in m.model_fields.items():
+            ann = f.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.", res.get(name) or {}, dfl.get(name) or {})
+                continue
+            rows.append({"key": prefix + name, "type": _type_name(ann), "default": dfl.get(name),
+                         "profile": res.get(name), "description": f.description or ""})
+
+    walk(model, "", resolved, defaults)
+    return rows
+
+
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's own defaults (no preset), as JSON; fields without one are absent."""
+    out: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out[name] = _defaults(ann)
+        elif not f.is_required():
+            v = f.get_default(call_default_factory=True)
+            out[name] = v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+    return out

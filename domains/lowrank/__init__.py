@@ -12,4 +12,5 @@ SPEC = DomainSpec(
     ingest=steps.ingest,
     reduce=steps.reduce,
     evaluate=steps.evaluate,
+    check=steps.check,
 )

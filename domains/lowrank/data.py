@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 import numpy as np
 import torch
 
 from shared.errors import BadInput
+from shared.h5data import inspect_h5, split_spec
 
 
-def split_h5_spec(spec: str) -> tuple[Path, str]:
-    """Split ``file.h5:/path/in/file`` into the file and the dataset path.
-
-    A bare file name means the file's only dataset.
-    """
-    if ":" in spec and not Path(spec).is_file():
-        path, key = spec.rsplit(":", 1)
-    else:
-        path, key = spec, ""
-    return Path(path), key
+#: ``file.h5:/path`` -> (file, dataset path); kept under this name for callers.
+split_h5_spec = split_spec
 
 
 def load_h5_tensor(spec: str, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, str]:
@@ -43,31 +34,14 @@ def load_h5_tensor(spec: str, dtype: torch.dtype = torch.float64) -> tuple[torch
     Raises
     ------
     BadInput
-        Missing file, missing dataset, non-numeric data, fewer than 2 modes, NaN or inf.
+        Everything :func:`shared.h5data.inspect_h5` reports (a directory, a
+        missing file or dataset, non-numeric data, fewer than 2 modes, a mode
+        of size 0), and NaN or inf values.
     """
-    path, key = split_h5_spec(spec)
-    if not path.is_file():
-        raise BadInput(str(path), "file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise BadInput(str(path), "not an HDF5 file") from None
-    with f:
-        if not key:
-            names: list[str] = []
-            f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-            if len(names) != 1:
-                raise BadInput(str(path), f"holds {len(names)} datasets; name one as {path}:/path")
-            key = names[0]
-        where = f"{path}:{key}"
-        if key not in f or not isinstance(f[key], h5py.Dataset):
-            raise BadInput(where, "no such dataset in the file")
-        ds = f[key]
-        if ds.dtype.kind not in "iufc":
-            raise BadInput(where, f"dataset is not numeric (dtype {ds.dtype})")
-        if ds.ndim < 2:
-            raise BadInput(where, f"needs at least 2 modes, got shape {ds.shape}")
-        arr = ds[()]
+    where, _, _ = inspect_h5(spec, min_ndim=2)
+    path, key = split_spec(where)
+    with h5py.File(path, "r") as f:
+        arr = f[key][()]
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
         raise BadInput(where, f"contains {bad} NaN or infinite values")

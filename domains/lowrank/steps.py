@@ -20,6 +20,7 @@ from domains.lowrank.config import LowrankConfig
 from domains.lowrank.data import load_h5_tensor, synthetic_tensor
 from domains.lowrank.figures import energy_figure, spectrum_figure
 from shared.errors import BadInput
+from shared.h5data import inspect_h5, scan_finite
 from shared.manifests import get_manifest, resolve_entry, sha256_file
 from shared.runs import RunContext, write_array
 
@@ -70,15 +71,39 @@ def _check_ranks(ranks: list[int] | None, shape: list[int]) -> None:
                            if r > i else f"rank {r} of mode {n} must be at least 1")
 
 
-def energy_rank(s: torch.Tensor, energy: float) -> int:
-    """Smallest rank whose squared singular values reach ``energy`` of the total."""
-    e = torch.cumsum(s.double() ** 2, 0)
-    return int(torch.searchsorted(e, energy * e[-1]).clamp(max=len(s) - 1)) + 1
+def _check_id_mode(id_mode: int, ndim: int) -> None:
+    if id_mode >= ndim:
+        raise BadInput("--set id_mode", f"mode {id_mode} does not exist in a {ndim}-way tensor "
+                                        f"(use 0..{ndim - 1})")
+
+
+def check(data: str | None, dataset: str | None, cfg: LowrankConfig) -> None:
+    """Header-level check of the input, before Prefect starts and any run exists.
+
+    ``--data file.h5:/path``: the file, the dataset, its dtype and shape
+    (:func:`shared.h5data.inspect_h5`), a NaN scan in blocks, and the ranks and
+    ``id_mode`` against the shape. ``--dataset ID``: an embedded lowrank
+    manifest. Otherwise the synthetic shape (validated by the config).
+    """
+    if data and dataset:
+        raise BadInput("--data/--dataset", "give one input, not both")
+    if data:
+        where, shape, _ = inspect_h5(data, min_ndim=2)
+        scan_finite(where)
+    elif dataset:
+        m = get_manifest(dataset)
+        if m.domain != "lowrank" or not m.generator:
+            raise BadInput(f"--dataset {dataset}", "not an embedded lowrank dataset")
+        shape = tuple(m.params.get("shape", cfg.shape))
+    else:
+        shape = tuple(cfg.shape)
+    _check_ranks(cfg.ranks, list(shape))
+    _check_id_mode(cfg.id_mode, len(shape))
 
 
 def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Truncated HOSVD/HOOI (N-way) or randomized SVD (2-way); factors to ``results.h5``."""
-    from shared.lowrank import hooi, hosvd, svd, svdvals
+    from shared.lowrank import hooi, hosvd, rank_from_energy, svd, svdvals
 
     cfg = _cfg(ctx)
     shape = prev["ingest"]["shape"]
@@ -90,7 +115,7 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             rank = min(cfg.ranks)
         else:
             # the energy rule needs the whole spectrum; give ranks to skip this pass
-            rank = energy_rank(svdvals(x), cfg.energy)
+            rank = rank_from_energy(svdvals(x) ** 2, cfg.energy)
         method = "randomized" if cfg.svd_method == "auto" else cfg.svd_method
         u, s, vh = svd(x, rank, method=method, seed=ctx.seed)
         seconds = time.perf_counter() - t0
@@ -147,8 +172,11 @@ def _baseline(x: torch.Tensor, ranks: list[int]) -> tuple[str, torch.Tensor, flo
     import tensorly as tl
     from tensorly.decomposition import tucker
 
-    core, factors = tucker(x, rank=ranks, n_iter_max=0, init="svd")
-    xr = tl.tucker_to_tensor((core, factors))
+    from shared.lowrank import tensorly_pytorch
+
+    with tensorly_pytorch():
+        core, factors = tucker(x, rank=ranks, n_iter_max=0, init="svd")
+        xr = tl.tucker_to_tensor((core, factors))
     return "tensorly_hosvd", xr, time.perf_counter() - t0
 
 
@@ -169,7 +197,8 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     base_name, xb, base_s = _baseline(x, ranks)
     base_rel = float(torch.linalg.vector_norm(x - xb) / norm)
 
-    mode = min(cfg.id_mode, x.ndim - 1)
+    _check_id_mode(cfg.id_mode, x.ndim)
+    mode = cfg.id_mode
     fibres = torch.movedim(x, mode, -1).reshape(-1, x.shape[mode])
     idim = float(intrinsic_dimension(fibres, method=cfg.id_method))
 

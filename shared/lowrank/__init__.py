@@ -2,20 +2,16 @@
 leverage-score sampling and low-rank adapters, on PyTorch (CPU or CUDA).
 
 Every function keeps its input's device and dtype, real or complex.  Importing
-this package sets TensorLy's backend to PyTorch once (the project rule: never
-``tl.backend_context`` inside tasks; it resets the global backend on exit).
-It imports neither scikit-learn nor anything heavier than TensorLy.
+this package changes no process-wide state: calls into TensorLy run under
+:func:`shared.lowrank._utils.tensorly_pytorch` (this thread's backend, restored
+after) and small LAPACK calls under :func:`shared.lowrank._utils.lapack_threads`
+(this thread's OpenMP pool, restored after).  It imports neither scikit-learn
+nor anything heavier than TensorLy.
 """
 
 from __future__ import annotations
 
-import os
-
-import tensorly as _tl
-
-os.environ.setdefault("TENSORLY_BACKEND", "pytorch")  # for worker processes started from here
-_tl.set_backend("pytorch")
-
+from shared.lowrank._utils import rank_from_energy, tensorly_pytorch  # noqa: E402
 from shared.lowrank.svd import svd, svdvals  # noqa: E402
 from shared.lowrank.tucker import Tucker, TuckerTensor, hooi, hosvd, hosvd_streamed  # noqa: E402
 from shared.lowrank.cp import CPTensor, cp  # noqa: E402
@@ -34,6 +30,8 @@ from shared.lowrank.adapters import (  # noqa: E402
 )
 
 __all__ = [
+    "rank_from_energy",
+    "tensorly_pytorch",
     "svd",
     "svdvals",
     "TuckerTensor",

@@ -6,6 +6,7 @@ Everything here is device- and dtype-preserving and never leaves torch.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -19,25 +20,67 @@ from shared.errors import BadInput
 # (barrier spin-waits of descheduled threads), while GEMMs were unaffected.
 # Prefect runs tasks in a thread pool next to other processes, so the small
 # LAPACK calls of the core run single-threaded by default and the GEMMs keep
-# every thread.  LOWDIM_LAPACK_THREADS=0 leaves torch's setting alone.
+# every thread.  LOWDIM_LAPACK_THREADS=0 leaves the thread count alone.
+#
+# How: torch's CPU LAPACK is MKL on GNU OpenMP, which sizes a parallel region
+# from the *calling thread's* OpenMP setting (omp_set_num_threads is per
+# thread).  threadpoolctl limits exactly that and restores it on exit, so the
+# limit never leaks to another thread and torch.get_num_threads() (a process-
+# wide setting that torch.set_num_threads would race on) is never touched.
 LAPACK_THREADS = int(os.environ.get("LOWDIM_LAPACK_THREADS", "1"))
+
+_openmp = None
+_openmp_lock = threading.Lock()
+
+
+def _openmp_controller():
+    """threadpoolctl's view of the OpenMP runtime torch uses (built once, ~3 ms)."""
+    global _openmp
+    with _openmp_lock:
+        if _openmp is None:
+            from threadpoolctl import ThreadpoolController
+
+            _openmp = ThreadpoolController().select(user_api="openmp")
+        return _openmp
 
 
 @contextmanager
 def lapack_threads(t: torch.Tensor):
-    """Limit torch's CPU threads to ``LAPACK_THREADS`` around a LAPACK call on ``t``.
+    """Run the block's LAPACK calls on ``t`` with ``LAPACK_THREADS`` OpenMP threads.
 
-    Only the thread count changes (never a result); CUDA tensors are left alone.
+    Only the calling thread's OpenMP setting changes, and it is restored on
+    exit; ``torch.get_num_threads()`` and other threads are unaffected. Only
+    the thread count changes (never a result); CUDA tensors are left alone.
     """
-    old = torch.get_num_threads()
-    if t.device.type != "cpu" or LAPACK_THREADS <= 0 or old <= LAPACK_THREADS:
+    if t.device.type != "cpu" or LAPACK_THREADS <= 0 or torch.get_num_threads() <= LAPACK_THREADS:
         yield
         return
-    torch.set_num_threads(LAPACK_THREADS)
+    with _openmp_controller().limit(limits=LAPACK_THREADS):
+        yield
+
+
+@contextmanager
+def tensorly_pytorch():
+    """TensorLy's PyTorch backend for this thread only, restored on exit.
+
+    ``tensorly.backend_context`` would do on entry, but on exit it calls
+    ``set_backend(old)`` without ``local_threadsafe``, which rewrites the
+    *global* default backend from whichever thread leaves last; here only the
+    calling thread's backend is set and put back as it was.
+    """
+    import tensorly as tl
+    from tensorly import backend as tlb
+
+    local = tlb.BackendManager._THREAD_LOCAL_DATA.__dict__
+    had, old = "backend" in local, local.get("backend")
+    tl.set_backend("pytorch", local_threadsafe=True)
     try:
         yield
     finally:
-        torch.set_num_threads(old)
+        if had:
+            local["backend"] = old
+        else:
+            local.pop("backend", None)
 
 
 def eigh(A: torch.Tensor):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from shared.errors import BadInput
+from shared.lowrank._utils import tensorly_pytorch
 
 __all__ = ["CPTensor", "cp"]
 
@@ -102,7 +103,6 @@ def cp(
     CPTensor
         Weights ``(R,)`` and factors ``(I_n, R)`` on ``X``'s device and dtype.
     """
-    import tensorly as tl
     from tensorly.decomposition import parafac
 
     if not isinstance(X, torch.Tensor) or X.ndim < 2:
@@ -111,19 +111,15 @@ def cp(
         raise BadInput("rank", f"rank must be a positive integer, got {rank!r}")
     if seed is not None and not isinstance(seed, int):
         raise BadInput("seed", "cp() takes an int seed (TensorLy draws its own random numbers)")
-    if tl.get_backend() != "pytorch":
-        # Someone switched the global backend; pin this thread only instead of
-        # flipping it back for everybody (never tl.backend_context: it resets
-        # the *global* backend on exit).
-        tl.set_backend("pytorch", local_threadsafe=True)
-    weights, factors = parafac(
-        X,
-        rank,
-        n_iter_max=n_iter,
-        init=init,
-        tol=tol,
-        random_state=seed,
-        normalize_factors=normalize_factors,
-        **kwargs,
-    )
+    with tensorly_pytorch():  # this thread's backend only, restored after
+        weights, factors = parafac(
+            X,
+            rank,
+            n_iter_max=n_iter,
+            init=init,
+            tol=tol,
+            random_state=seed,
+            normalize_factors=normalize_factors,
+            **kwargs,
+        )
     return CPTensor(weights, list(factors))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import lapack_threads, make_generator
+from shared.lowrank._utils import lapack_threads, make_generator, rank_from_energy
 
 METHODS = ("twonn", "pca")
 
@@ -98,12 +98,9 @@ def _pca_dimension(P: torch.Tensor, variance: float) -> float:
     Pc = P.to(torch.float64) - P.to(torch.float64).mean(0)
     with lapack_threads(Pc):
         s2 = torch.linalg.svdvals(Pc) ** 2
-    total = s2.sum()
-    if total <= 0:
+    if s2.sum() <= 0:
         return 0.0
-    frac = torch.cumsum(s2, 0) / total
-    k = int(torch.searchsorted(frac, torch.tensor(variance - 1e-12, dtype=frac.dtype, device=frac.device)).item()) + 1
-    return float(min(k, s2.numel()))
+    return float(rank_from_energy(s2, variance))
 
 
 def _twonn(P: torch.Tensor, fraction: float, max_points: int, seed, chunk: int) -> float:

@@ -15,7 +15,7 @@ import inspect
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import eigh, real_dtype
+from shared.lowrank._utils import eigh, rank_from_energy, real_dtype
 from shared.lowrank.svd import METHODS as SVD_METHODS
 from shared.lowrank.svd import svd
 
@@ -113,10 +113,7 @@ class PCA:
         if nc is None:
             return n_max
         if _is_fraction(nc):
-            total = var.sum()
-            frac = torch.cumsum(var.to(torch.float64), 0) / total
-            k = int(torch.searchsorted(frac, torch.tensor(float(nc), dtype=frac.dtype, device=frac.device)).item()) + 1
-            return min(k, n_max)
+            return min(rank_from_energy(var, float(nc)), n_max)
         if isinstance(nc, bool) or int(nc) != nc or not 1 <= int(nc) <= n_max:
             raise BadInput("n_components", f"n_components={nc!r} must be an int in [1, {n_max}] or a float in (0, 1)")
         return int(nc)

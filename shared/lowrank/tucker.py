@@ -32,6 +32,7 @@ from shared.lowrank._utils import (
     multi_mode_dot,
     mode_dot,
     rank_from_energy,
+    tensorly_pytorch,
     unfold,
     unfolding_gram,
 )
@@ -117,7 +118,8 @@ class TuckerTensor:
         """A ``tensorly.tucker_tensor.TuckerTensor`` sharing the same tensors."""
         from tensorly.tucker_tensor import TuckerTensor as TLTucker
 
-        return TLTucker((self.core, list(self.factors)))
+        with tensorly_pytorch():
+            return TLTucker((self.core, list(self.factors)))
 
     @classmethod
     def from_tensorly(cls, tucker) -> "TuckerTensor":

@@ -1,0 +1,174 @@
+"""Every bad input exits 2 with one line naming the file or field, before Prefect starts.
+
+``pipelines.env.configure`` is the CLI's first step towards Prefect (it runs just
+before a flow is loaded); here it raises, so a case that reached Prefect fails
+with exit code 1 instead of 2. Nothing here needs a Prefect server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from pipelines.cli import main, scope_sets
+from shared.errors import BadInput
+
+
+@pytest.fixture(autouse=True)
+def no_prefect(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("Prefect would start for this input")
+
+    monkeypatch.setattr("pipelines.env.configure", boom)
+
+
+@pytest.fixture(scope="module")
+def h5file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("data") / "x.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(p, "w") as f:
+        f["good"] = rng.standard_normal((12, 10, 8))
+        f["labels"] = np.array([b"a", b"b"])
+        f["empty"] = np.zeros((0, 5, 4))
+        big = rng.standard_normal((40, 30, 20))
+        big[37, 2, 3] = np.nan  # in the last block of a small-block scan
+        f["nan"] = big
+        f["vector"] = np.arange(5.0)
+    (p.parent / "notes.txt").write_text("not hdf5")
+    (p.parent / "afile").write_text("x")
+    return p
+
+
+def _cases(h5):
+    d = h5.parent
+    return {
+        "zero-size dim": (["--data", f"{h5}:/empty"], [f"{h5}:/empty", "size 0"]),
+        "directory as data": (["--data", str(d)], [str(d), "is a directory"]),
+        "missing dataset": (["--data", f"{h5}:/csi"], [f"{h5}:/csi", "no such dataset", "/good"]),
+        "missing file": (["--data", f"{d}/nope.h5:/good"], ["nope.h5", "file not found"]),
+        "not hdf5": (["--data", str(d / "notes.txt")], ["notes.txt", "not a readable HDF5"]),
+        "non-numeric": (["--data", f"{h5}:/labels"], ["labels", "not numeric"]),
+        "one mode": (["--data", f"{h5}:/vector"], ["vector", "at least 2"]),
+        "nans": (["--data", f"{h5}:/nan"], [f"{h5}:/nan", "NaN", "[37, 2, 3]"]),
+        "rank > mode": (["--data", f"{h5}:/good", "--set", "ranks=[13,2,2]"], ["--set ranks", "13"]),
+        "id_mode too large": (["--data", f"{h5}:/good", "--set", "id_mode=7"], ["--set id_mode", "3-way"]),
+        "id_mode synthetic": (["--set", "id_mode=3"], ["--set id_mode"]),
+        "zero shape": (["--set", "shape=[0,40,32]"], ["--set shape"]),
+        "energy nan": (["--set", "energy=.nan"], ["--set energy", "NaN"]),
+        "unknown key": (["--set", "rnaks=[2,2,2]"], ["--set rnaks"]),
+        "huge seed": (["--seed", str(10**25)], ["--seed"]),
+        "out under a file": (["--out", str(d / "afile" / "runs")], ["--out", "afile"]),
+        "out unwritable": (["--out", "/proc/lowdim-runs"], ["--out", "/proc"]),
+        "bad profile": (["--profile", "fast"], ["--profile"]),
+        "unknown device": (["--device", "tpu"], ["--device"]),
+    }
+
+
+CASES = list(_cases(Path("x.h5")))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_run_bad_input_exits_2_one_line_no_run_dir(h5file, tmp_path, capsys, name):
+    args, needles = _cases(h5file)[name]
+    out = ["--out", str(tmp_path / "runs")] if "--out" not in args else []
+    rc = main(["run", "lowrank", *out, *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, (name, err)
+    assert len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n in err, (name, n, err)
+    assert "less than or equal" not in err  # energy=.nan used to say so
+    if name == "zero shape":
+        assert "true_ranks" not in err
+    assert not (tmp_path / "runs").exists()  # input never accepted: no run directory
+
+
+def test_run_all_sets_are_scoped_by_domain(capsys, tmp_path):
+    names = ["lowrank", "isac"]
+    assert scope_sets(["lowrank.energy=0.5", "isac.n_trials=5", "lowrank.ranks=[2,2]"], names) == {
+        "lowrank": ["energy=0.5", "ranks=[2,2]"], "isac": ["n_trials=5"]}
+    for sets, needle in [(["energy=0.5"], "--set energy"), (["geo.x=1"], "--set geo.x"),
+                         (["isac.n_trails=5"], "--set n_trails")]:
+        rc = main(["run", "all", "--out", str(tmp_path), *sum((["--set", s] for s in sets), [])])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and needle in err, (sets, err)
+    with pytest.raises(BadInput):
+        scope_sets(["noscope=1"], names)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--interval", "nan"], "--interval"),
+    (["--interval", "-5"], "--interval"),
+    (["--cron", "not a cron"], "--cron"),
+    ([], "--interval/--cron"),
+])
+def test_serve_bad_schedule_exits_2(capsys, monkeypatch, args, needle):
+    monkeypatch.setattr("pipelines.env.configure", lambda **k: None)  # serve may load Prefect's cron parser
+    rc = main(["serve", "lowrank", *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_argparse_errors_are_one_line_exit_2(capsys):
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "domain" in err
+    assert main(["frobnicate"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _completed(root: Path, run_id: str, metrics: dict | str) -> Path:
+    d = root / "lowrank" / run_id
+    d.mkdir(parents=True)
+    (d / "metrics.json").write_text(metrics if isinstance(metrics, str) else json.dumps(metrics))
+    return d
+
+
+def test_runs_ls_and_show_name_a_broken_metrics_file(tmp_path, capsys):
+    from shared.runs import STEPS
+
+    good = {"domain": "lowrank", "run_id": "20261201-000000-aaaaaa", "profile": "quick",
+            "device": "cpu", "seed": 0, "status": "completed", "seconds": {s: 0.1 for s in STEPS},
+            "data": {"source": "s", "sha256": None, "synthetic": True}, "metrics": {"rel_error": 0.5},
+            "baselines": {}, "intrinsic_dimension": {"estimator": "twonn", "value": 2.0}}
+    _completed(tmp_path, "20261201-000000-aaaaaa", good)
+    trunc = _completed(tmp_path, "20261201-000001-bbbbbb", json.dumps(good)[:40])
+    nokeys = _completed(tmp_path, "20261201-000002-cccccc", {"domain": "lowrank"})
+    rc = main(["runs", "ls", "--out", str(tmp_path)])
+    cap = capsys.readouterr()
+    assert rc == 2
+    assert "20261201-000000-aaaaaa" in cap.out and "rel_error=0.5" in cap.out  # the others still listed
+    assert "20261201-000002-cccccc" in cap.out
+    assert str(trunc / "metrics.json") in cap.err and str(nokeys / "metrics.json") in cap.err
+    for run_id, path in [("20261201-000001", trunc), ("20261201-000002", nokeys)]:
+        assert main(["runs", "show", run_id, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(path / "metrics.json") in err, err
+    assert main(["runs", "show", "20261201-000000", "--out", str(tmp_path)]) == 0
+
+
+def test_runs_ls_unknown_domain_exits_2(tmp_path, capsys):
+    assert main(["runs", "ls", "geology", "--out", str(tmp_path)]) == 2
+    assert "geology" in capsys.readouterr().err
+
+
+def test_data_verify_lists_missing_files_and_exits_2(tmp_path, capsys, monkeypatch):
+    from shared.manifests import Manifest
+
+    m = Manifest.model_validate({
+        "id": "t-open", "domain": "lowrank", "title": "t", "description": "d", "license": "x",
+        "citation": "c", "homepage": None, "access": "open", "format": "hdf5",
+        "loader": "domains.lowrank.data:load_h5_tensor",
+        "files": [{"name": "a.h5", "url": "https://example.org/a.h5", "sha256": "0" * 64, "bytes": 1},
+                  {"name": "b.h5", "url": "https://example.org/b.h5", "sha256": "0" * 64, "bytes": 1}]})
+    monkeypatch.setattr("shared.manifests.get_manifest", lambda i: m)
+    (tmp_path / "t-open").mkdir()
+    rc = main(["data", "verify", "t-open", "--dir", str(tmp_path)])
+    cap = capsys.readouterr()
+    assert rc == 2
+    assert "a.h5" in cap.err and "b.h5" in cap.err and "missing" in cap.err
+    assert len(cap.err.strip().splitlines()) == 1
