@@ -23,8 +23,9 @@ import torch
 from domains.isac.physics import OFDMRadar
 from domains.isac.simulate import vandermonde
 
-__all__ = ["mode_grams", "fisher_information", "crb_mu", "crb_mu_plain_style", "crb_physical",
-           "crb_single_target"]
+__all__ = ["mode_grams", "fisher_information", "tie_matrix", "crb_mu", "crb_mu_tied",
+           "crb_mu_plain_style", "crb_physical", "crb_single_target", "has_ties",
+           "plugin_standard_errors"]
 
 
 def mode_grams(mu_r: torch.Tensor, n: int, dtype: torch.dtype = torch.complex128):
@@ -137,6 +138,75 @@ def crb_mu(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: float,
     return torch.diagonal(c, dim1=-2, dim2=-1).reshape(*c.shape[:-2], r, k).transpose(-1, -2)
 
 
+def tie_matrix(mu: torch.Tensor, tol: float = 1e-9) -> torch.Tensor:
+    """Selection matrix of the model in which equal coordinates are one parameter.
+
+    Targets that share a frequency in mode r exactly (within ``tol``) are
+    described by one parameter there: ``vec(mu) = M theta`` with ``M`` 0/1 of
+    shape ``(R K, P)``, index ``r K + k`` as in :func:`fisher_information`.
+
+    Parameters
+    ----------
+    mu : torch.Tensor
+        ``(K, R)`` frequencies.
+    tol : float
+        Coordinates closer than this (rad/sample) are tied.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(R K, P)`` float64, ``P`` the number of distinct coordinates.
+    """
+    k, n_modes = mu.shape[-2], mu.shape[-1]
+    cols = []
+    for r in range(n_modes):
+        groups: list[list[int]] = []
+        for i in range(k):
+            for g in groups:
+                if abs(float(mu[i, r]) - float(mu[g[0], r])) < tol:
+                    g.append(i)
+                    break
+            else:
+                groups.append([i])
+        for g in groups:
+            col = torch.zeros(n_modes * k, dtype=torch.float64)
+            col[[r * k + i for i in g]] = 1.0
+            cols.append(col)
+    return torch.stack(cols, dim=1)
+
+
+def has_ties(mu: torch.Tensor, tol: float = 1e-9) -> bool:
+    """True when some targets share a coordinate exactly (see :func:`tie_matrix`)."""
+    m = tie_matrix(mu, tol)
+    return m.shape[1] < m.shape[0]
+
+
+def crb_mu_tied(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: float,
+                tol: float = 1e-9) -> torch.Tensor:
+    """CRB of the model PLAIN fits when targets share coordinates exactly.
+
+    PLAIN reuses one per-mode candidate for targets with equal frequencies in
+    that mode, i.e. it estimates the shared coordinate once from all of their
+    energy. The bound of that model has ``P < 3K`` parameters,
+    ``vec(mu) = M theta`` (:func:`tie_matrix`)::
+
+        CRB(vec mu) = M (M^T F M)^-1 M^T
+
+    with ``F`` the Fisher matrix of :func:`fisher_information`. It equals
+    :func:`crb_mu` without ties and is never above it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(K, R)`` variance bounds in (rad/sample)^2.
+    """
+    f = fisher_information(mu, gains, shape, sigma2)
+    m = tie_matrix(mu.detach().cpu(), tol).to(device=f.device, dtype=f.dtype)
+    c = m @ torch.linalg.inv(m.T @ f @ m) @ m.T
+    k, r = mu.shape[-2], mu.shape[-1]
+    return torch.diagonal(c).reshape(r, k).T
+
+
 def crb_mu_plain_style(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: float) -> torch.Tensor:
     """The approximate bound of PLAIN's reference code (Van Trees eq. 8.110 form).
 
@@ -201,6 +271,40 @@ def crb_physical(radar: OFDMRadar, mu: torch.Tensor, gains: torch.Tensor, sigma2
         physical = radar.from_mu(mu)
     jac = radar.jacobian(physical).to(var_mu.dtype)
     return var_mu / jac ** 2
+
+
+def plugin_standard_errors(y: torch.Tensor, mu: torch.Tensor, radar: OFDMRadar) -> dict:
+    """Standard errors of estimated targets from the CRB at the estimates (measured CSI).
+
+    With no ground truth, the bound is evaluated at the estimated frequencies,
+    the least-squares gains there and the residual noise variance
+    ``sigma2_hat = ||y - S(mu) b||^2 / (N - 5 K)`` (5 real parameters per
+    target), then mapped to physical units through the radar's Jacobian.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+        ``(N1, N2, N3)`` complex data.
+    mu : torch.Tensor
+        ``(K, 3)`` estimated frequencies (rad/sample).
+    radar : OFDMRadar
+
+    Returns
+    -------
+    dict
+        ``std_physical`` ``(K, 3)`` (deg, m, m/s), ``std_mu`` ``(K, 3)``
+        rad/sample, ``noise_var`` (float), ``gains`` ``(K,)``.
+    """
+    from domains.isac.atoms import ls_gains, residual_energy
+
+    mu = mu.to(device=y.device, dtype=y.real.dtype)
+    k, n = mu.shape[0], y.numel()
+    gains = ls_gains(y, mu)
+    sigma2 = float(residual_energy(y, mu)) / max(n - 5 * k, 1)
+    var_mu = crb_mu(mu.double(), gains.to(torch.complex128), tuple(y.shape), sigma2)
+    jac = radar.jacobian(radar.from_mu(mu.double().cpu())).to(var_mu.device, var_mu.dtype)
+    return {"std_mu": var_mu.sqrt(), "std_physical": (var_mu / jac ** 2).sqrt(),
+            "noise_var": sigma2, "gains": gains}
 
 
 def crb_single_target(shape, snr_linear: float) -> torch.Tensor:

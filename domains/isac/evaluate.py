@@ -28,14 +28,14 @@ import torch
 from torch import Tensor
 
 from domains.isac.baselines.sequential import range_doppler_spectra
-from domains.isac.crb import crb_mu
+from domains.isac.crb import crb_mu, crb_mu_tied
 from domains.isac.metrics import match, ospa
 from domains.isac.phase import wrap
 from domains.isac.physics import OFDMRadar
 from domains.isac.simulate import noise_variance, simulate_tensor
 
 __all__ = ["monte_carlo", "runtime_scaling", "range_doppler_map", "spread_targets",
-           "to_records", "DIMENSIONS", "PHYSICAL_UNITS"]
+           "to_records", "snr_threshold", "DIMENSIONS", "PHYSICAL_UNITS"]
 
 DIMENSIONS = ("angle", "range", "velocity")
 PHYSICAL_UNITS = ("deg", "m", "m/s")
@@ -62,6 +62,47 @@ def _physical_errors(radar: OFDMRadar, mu_hat: Tensor, mu_true: Tensor) -> Tenso
     return err
 
 
+def _run_trials(fn: Callable, Y: Tensor, n_targets: int | None, device: torch.device,
+                acc: dict) -> list[Tensor]:
+    """Estimates of every trial of ``Y`` as ``(K_hat, 3)`` CPU float64 tensors.
+
+    An estimator with a ``batch`` form (:class:`domains.isac.types.BatchedEstimator`)
+    gets the whole chunk in one call; the others trial by trial. The seconds
+    (device synchronised) go to ``acc["seconds"]``; a failing trial is scored
+    as an empty estimate and counted in ``acc["errors"]``, never fatal.
+    """
+    empty = torch.zeros((0, 3), dtype=torch.float64)
+
+    def fail(err: Exception) -> Tensor:
+        acc["errors"] += 1
+        acc["first_error"] = acc["first_error"] or f"{type(err).__name__}: {err}"
+        return empty
+
+    batch = getattr(fn, "batch", None)
+    if batch is not None:
+        _sync(device)
+        t0 = time.perf_counter()
+        try:
+            ests = batch(Y, n_targets)
+            _sync(device)
+            acc["seconds"] += time.perf_counter() - t0
+            return [e.mu.detach().to("cpu", torch.float64) for e in ests]
+        except Exception:  # fall back to single trials, which score their own errors
+            pass
+    out = []
+    for t in range(Y.shape[0]):
+        _sync(device)
+        t0 = time.perf_counter()
+        try:
+            est = fn(Y[t], n_targets)
+            _sync(device)
+            out.append(est.mu.detach().to("cpu", torch.float64))
+        except Exception as err:  # a failing trial is scored, not fatal
+            out.append(fail(err))
+        acc["seconds"] += time.perf_counter() - t0
+    return out
+
+
 def _rms(sq_sum: Tensor, count: int) -> list[float]:
     return (sq_sum / count).sqrt().tolist() if count else [math.nan] * int(sq_sum.numel())
 
@@ -69,7 +110,8 @@ def _rms(sq_sum: Tensor, count: int) -> list[float]:
 def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
                 shape: Sequence[int], snr_grid_db: Sequence[float], n_trials: int,
                 seed: int = 0, radar: OFDMRadar | None = None,
-                crb_fn: Callable | None = crb_mu, *, known_order: bool = True,
+                crb_fn: Callable | None = crb_mu, *, tied_crb_fn: Callable | None = crb_mu_tied,
+                known_order: bool = True,
                 gate_cells: float = 0.5, ospa_c_cells: float = 1.0, ospa_p: float = 2.0,
                 device: torch.device | str | None = None,
                 dtype: torch.dtype = torch.complex128,
@@ -81,7 +123,9 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
     ----------
     estimators : dict of str -> callable
         ``fn(Y (N1, N2, N3), n_targets) -> Estimate``; bind options with
-        ``functools.partial``.
+        ``functools.partial``. A :class:`domains.isac.types.BatchedEstimator`
+        runs each chunk of trials in one batched call (its ``runtime_s`` is
+        the batch time per trial).
     mu : Tensor (K, 3)
         True normalized frequencies, rad/sample.
     gains : Tensor (K,), complex
@@ -99,6 +143,10 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
         Adds physical-unit RMSE and CRB (deg, m, m/s) through its maps.
     crb_fn : callable or None
         ``crb_fn(mu, gains, shape, sigma2) -> (K, 3)`` variances; None skips.
+    tied_crb_fn : callable or None
+        The bound of the model in which exactly shared coordinates are one
+        parameter (:func:`domains.isac.crb.crb_mu_tied`), reported as
+        ``crb_tied`` next to ``crb``; None skips.
     known_order : bool
         Pass K to the estimators (True) or None (they choose the order).
     gate_cells : float
@@ -147,6 +195,7 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
         "gate_cells": float(gate_cells), "ospa_c_cells": float(ospa_c_cells),
         "ospa_p": float(ospa_p),
         "crb": {"rmse_mu": [], "rmse_physical": [], "rmse_mu_per_target": []},
+        "crb_tied": {"rmse_mu": [], "rmse_physical": [], "rmse_mu_per_target": []},
         "methods": {},
     }
     if radar is not None:
@@ -162,12 +211,16 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
     for i, snr in enumerate(snr_grid_db):
         sigma2 = noise_variance(gains, float(snr))
         if crb_fn is not None:
-            var = torch.as_tensor(crb_fn(mu, gains, shape, sigma2)).to(torch.float64).cpu()
-            out["crb"]["rmse_mu"].append(var.mean(0).sqrt().tolist())
-            out["crb"]["rmse_mu_per_target"].append(var.sqrt().tolist())
-            if radar is not None:
-                jac = radar.jacobian(radar.from_mu(mu.cpu())).to(torch.float64)
-                out["crb"]["rmse_physical"].append((var / jac ** 2).mean(0).sqrt().tolist())
+            bounds = {"crb": crb_fn(mu, gains, shape, sigma2)}
+            if tied_crb_fn is not None:
+                bounds["crb_tied"] = tied_crb_fn(mu, gains, shape, sigma2)
+            for key, v in bounds.items():
+                var = torch.as_tensor(v).to(torch.float64).cpu()
+                out[key]["rmse_mu"].append(var.mean(0).sqrt().tolist())
+                out[key]["rmse_mu_per_target"].append(var.sqrt().tolist())
+                if radar is not None:
+                    jac = radar.jacobian(radar.from_mu(mu.cpu())).to(torch.float64)
+                    out[key]["rmse_physical"].append((var / jac ** 2).mean(0).sqrt().tolist())
         acc = {name: {"sq": torch.zeros(3, dtype=torch.float64),
                       "sq_all": torch.zeros(3, dtype=torch.float64),
                       "sqp": torch.zeros(3, dtype=torch.float64),
@@ -182,19 +235,7 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
                                 seed=seed + 1000 * i + c0, device=device, dtype=dtype)
             for name, fn in estimators.items():
                 a = acc[name]
-                for t in range(n_c):
-                    _sync(device)
-                    t0 = time.perf_counter()
-                    try:
-                        est = fn(Y[t], n_target_arg)
-                        _sync(device)
-                        a["seconds"] += time.perf_counter() - t0
-                        mu_hat = est.mu.detach().to("cpu", torch.float64)
-                    except Exception as err:  # a failing trial is scored, not fatal
-                        a["seconds"] += time.perf_counter() - t0
-                        a["errors"] += 1
-                        a["first_error"] = a["first_error"] or f"{type(err).__name__}: {err}"
-                        mu_hat = torch.zeros((0, 3), dtype=torch.float64)
+                for t, mu_hat in enumerate(_run_trials(fn, Y, n_target_arg, device, a)):
                     m = match(mu_hat, mu.cpu(), scale=cells, gate=gate_cells)
                     a["order"] += int(mu_hat.shape[0] == K)
                     a["misses"] += m.n_misses
@@ -241,6 +282,49 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
     return out
 
 
+def snr_threshold(results: dict, name: str, p_min: float = 0.9, max_ratio: float = 2.0,
+                  bound: str = "crb") -> float:
+    """The lowest grid SNR from which on a method works: P(success) and RMSE near the bound.
+
+    A grid point passes when ``p_success >= p_min`` and, in every mode, the
+    RMSE over successful trials (rad/sample) is at most ``max_ratio`` times
+    the bound's ``sqrt(mean_k CRB_k)``. The threshold is the lowest SNR whose
+    point and every higher point pass (a method that fails at 20 dB after
+    passing at 10 dB has no threshold below 20 dB).
+
+    Parameters
+    ----------
+    results : dict
+        :func:`monte_carlo` output.
+    name : str
+        Method.
+    p_min, max_ratio : float
+    bound : {"crb", "crb_tied"}
+        Which bound (the 3K-parameter one by default: the same yardstick for
+        every method).
+
+    Returns
+    -------
+    float
+        dB, or ``inf`` when even the highest SNR fails.
+    """
+    r = results["methods"][name]
+    crb = results[bound]["rmse_mu"] if results.get(bound, {}).get("rmse_mu") else results["crb"]["rmse_mu"]
+    passed = []
+    for i in range(len(results["snr_db"])):
+        ok = r["p_success"][i] >= p_min and r["n_success"][i] > 0 and all(
+            math.isfinite(r["rmse_mu"][i][d]) and r["rmse_mu"][i][d] <= max_ratio * crb[i][d]
+            for d in range(3))
+        passed.append(ok)
+    order = sorted(range(len(passed)), key=lambda i: results["snr_db"][i])
+    best = math.inf
+    for i in reversed(order):
+        if not passed[i]:
+            break
+        best = results["snr_db"][i]
+    return float(best)
+
+
 def to_records(results: dict) -> list[dict]:
     """Flatten :func:`monte_carlo` results to one row per (method, SNR).
 
@@ -283,11 +367,12 @@ def spread_targets(n_targets: int, span: float = 1.2, seed: int = 0) -> Tensor:
 
 
 def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[int]],
-                    n_targets: int = 4, snr_db: float = 20.0, n_repeats: int = 3,
+                    n_targets: int = 4, snr_db: float = 20.0, n_repeats: int = 5,
                     seed: int = 0, device: torch.device | str | None = None,
-                    dtype: torch.dtype = torch.complex128, warmup: bool = True,
-                    skip: Callable[[str, tuple], bool] | None = None) -> list[dict]:
-    """Wall-clock seconds per estimate against tensor size.
+                    dtype: torch.dtype = torch.complex128, warmup: int = 1,
+                    skip: Callable[[str, tuple], bool] | None = None,
+                    batch_trials: int = 0) -> list[dict]:
+    """Wall-clock seconds per estimate against tensor size (:func:`shared.timing.measure`).
 
     Parameters
     ----------
@@ -298,20 +383,27 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
         Targets of :func:`spread_targets`, unit-modulus seeded-phase gains.
     snr_db : float
     n_repeats : int
-        Timed calls per (method, size), each on a fresh noise draw; the
-        methods are interleaved call by call.
-    warmup : bool
-        One untimed call first (allocator and kernel caches).
+        Timed calls per (method, size) after ``warmup`` untimed ones; the
+        median is reported (``shared.timing.measure``, device synchronised).
+    warmup : int
+        Untimed calls first (allocator and kernel caches).
     skip : callable, optional
         ``skip(name, shape) -> True`` leaves a combination out (e.g. a cubic
         method at a size it cannot fit); it is reported with NaN times.
+    batch_trials : int
+        With ``> 0``, an estimator that has a ``batch`` form is also timed on
+        a batch of this many trials; the row ``<name>_batch`` holds seconds
+        per estimate (batch time / trials).
 
     Returns
     -------
     list of dict
         One row per (method, size): ``method``, ``shape``, ``n_entries``,
-        ``seconds`` (list), ``seconds_median``, ``seconds_min``, ``skipped``.
+        ``seconds_median``, ``seconds_min``, ``seconds_max``, ``repeats``,
+        ``skipped``.
     """
+    from shared.timing import measure
+
     device = torch.device(device) if device is not None else torch.device("cpu")
     real = torch.float64 if dtype == torch.complex128 else torch.float32
     mu = spread_targets(n_targets, seed=seed).to(device=device, dtype=real)
@@ -321,31 +413,23 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
     rows = []
     for shape in sizes:
         shape = tuple(int(n) for n in shape)
-        Y = simulate_tensor(mu, gains, shape, snr_db, n_trials=n_repeats + int(warmup),
+        Y = simulate_tensor(mu, gains, shape, snr_db, n_trials=max(1, batch_trials),
                             seed=seed, device=device, dtype=dtype)
-        active = [name for name in estimators if skip is None or not skip(name, shape)]
-        if warmup:
-            for name in active:
-                estimators[name](Y[-1], n_targets)
-        times: dict[str, list[float]] = {name: [] for name in active}
-        # methods interleaved per repeat, so that a load change on a shared
-        # machine hits all of them alike and the ratios stay fair
-        for t in range(n_repeats):
-            for name in active:
-                _sync(device)
-                t0 = time.perf_counter()
-                estimators[name](Y[t], n_targets)
-                _sync(device)
-                times[name].append(time.perf_counter() - t0)
-        for name in estimators:
-            row = {"method": name, "shape": list(shape), "n_entries": math.prod(shape)}
-            if name not in times:
-                rows.append({**row, "seconds": [], "seconds_median": math.nan,
-                             "seconds_min": math.nan, "skipped": True})
-                continue
-            st = sorted(times[name])
-            rows.append({**row, "seconds": times[name], "seconds_median": st[len(st) // 2],
-                         "seconds_min": st[0], "skipped": False})
+        row0 = {"shape": list(shape), "n_entries": math.prod(shape)}
+        for name, fn in estimators.items():
+            runs = [(name, lambda fn=fn: fn(Y[0], n_targets), 1)]
+            if batch_trials > 0 and getattr(fn, "batch", None) is not None:
+                runs.append((f"{name}_batch", lambda fn=fn: fn.batch(Y, n_targets), Y.shape[0]))
+            for label, call, per in runs:
+                if skip is not None and skip(name, shape):
+                    rows.append({"method": label, **row0, "seconds_median": math.nan,
+                                 "seconds_min": math.nan, "seconds_max": math.nan, "repeats": 0,
+                                 "skipped": True})
+                    continue
+                t, _ = measure(call, repeats=n_repeats, warmup=warmup, device=device)
+                rows.append({"method": label, **row0, "seconds_median": t.median_s / per,
+                             "seconds_min": t.min_s / per, "seconds_max": t.max_s / per,
+                             "repeats": t.repeats, "skipped": False})
     return rows
 
 

@@ -29,7 +29,7 @@ from domains.isac.physics import OFDMRadar
 from domains.isac.types import CSIData
 from shared.errors import BadInput
 
-__all__ = ["REQUIRED_ATTRS", "load_csi", "write_csi"]
+__all__ = ["REQUIRED_ATTRS", "check_csi", "load_csi", "split_data_arg", "write_csi"]
 
 REQUIRED_ATTRS = ("carrier_frequency_hz", "subcarrier_spacing_hz", "symbol_duration_s",
                   "antenna_spacing_wavelengths")
@@ -46,43 +46,66 @@ def _attr(ds, root, name):
 
 def _as_str(v) -> str:
     if isinstance(v, bytes):
-        return v.decode()
+        return v.decode(errors="replace")
     if isinstance(v, np.ndarray) and v.shape == ():
         return _as_str(v.item())
     return str(v)
 
 
-def load_csi(path: str | os.PathLike, dataset: str = "csi", device=None,
-             dtype: torch.dtype = torch.complex128) -> CSIData:
-    """Load a CSI tensor and its radar parameters from HDF5.
+def _positive_number(v, where: str) -> float:
+    """An HDF5 attribute as a positive finite float; strings, bytes and arrays are rejected."""
+    arr = np.asarray(v)
+    if arr.dtype.kind not in "iuf" or arr.size != 1:
+        shown = _as_str(v) if arr.dtype.kind in "SUO" else repr(v)
+        raise BadInput(where, f"must be a number, got {shown!r}")
+    x = float(arr.reshape(-1)[0])
+    if not math.isfinite(x) or x <= 0:
+        raise BadInput(where, f"must be a positive finite number, got {x}")
+    return x
+
+
+def split_data_arg(data: str | os.PathLike, dataset: str = "csi") -> tuple[Path, str]:
+    """``file.h5`` or ``file.h5:/path/in/file`` -> (file, dataset path without the leading /)."""
+    text = str(data)
+    if not Path(text).exists() and ":" in text:
+        head, tail = text.rsplit(":", 1)
+        if head and tail.startswith("/"):
+            return Path(head), tail.lstrip("/") or dataset
+    return Path(text), dataset
+
+
+def check_csi(data: str | os.PathLike, dataset: str = "csi", nan_block: int = 1 << 22) -> dict:
+    """Header-level validation of a CSI file, without loading the tensor at once.
+
+    Checks that the file is readable HDF5, that the dataset exists, is
+    complex, has rank 3 and no zero-size mode, that every required attribute
+    is a positive finite number (and the optional ones valid), and scans the
+    entries for NaN/Inf in blocks of about ``nan_block`` entries.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        HDF5 file.
+    data : str or os.PathLike
+        ``file.h5`` or ``file.h5:/dataset``.
     dataset : str
-        Name of the complex dataset (default ``"csi"``).
-    device : torch.device or str, optional
-        Where to put the tensor (default CPU).
-    dtype : torch.dtype
-        Complex dtype of the returned tensor.
+        Dataset name when ``data`` does not name one.
 
     Returns
     -------
-    CSIData
-        ``csi`` ``(N_R, N_F, N_T)`` complex tensor, ``radar`` an
-        :class:`OFDMRadar` built from the attributes and the shape.
+    dict
+        ``path``, ``dataset``, ``where`` (``file.h5:/dataset``), ``shape``,
+        ``dtype``, ``attrs`` (parsed) and ``radar`` (:class:`OFDMRadar`).
 
     Raises
     ------
     BadInput
-        Missing file, not HDF5, missing dataset, a real-valued or non-3-D
-        dataset, a missing or non-positive attribute, NaN/Inf entries.
+        Naming ``file.h5``, ``file.h5:/dataset`` or ``file.h5:/dataset.attrs.NAME``.
     """
     import h5py
 
-    path = Path(path)
+    path, dataset = split_data_arg(data, dataset)
     where = f"{path}:/{dataset}"
+    if path.is_dir():
+        raise BadInput(str(path), "is a directory, not an HDF5 file")
     if not path.is_file():
         raise BadInput(str(path), "file not found")
     try:
@@ -97,18 +120,15 @@ def load_csi(path: str | os.PathLike, dataset: str = "csi", device=None,
             raise BadInput(where, f"must be complex [antennas, subcarriers, symbols], got dtype {ds.dtype}")
         if ds.ndim != 3:
             raise BadInput(where, f"must have rank 3 [antennas, subcarriers, symbols], got shape {ds.shape}")
-        attrs = {}
+        if any(n == 0 for n in ds.shape):
+            raise BadInput(where, f"has a zero-size dimension, shape {ds.shape} "
+                                  "[antennas, subcarriers, symbols]")
+        attrs: dict = {}
         for name in REQUIRED_ATTRS:
             v = _attr(ds, fh, name)
             if v is None:
                 raise BadInput(f"{where}.attrs.{name}", "missing attribute")
-            try:
-                v = float(np.asarray(v).reshape(-1)[0]) if np.size(v) == 1 else float("nan")
-            except (TypeError, ValueError):
-                raise BadInput(f"{where}.attrs.{name}", f"must be a number, got {v!r}") from None
-            if not math.isfinite(v) or v <= 0:
-                raise BadInput(f"{where}.attrs.{name}", f"must be a positive finite number, got {v}")
-            attrs[name] = v
+            attrs[name] = _positive_number(v, f"{where}.attrs.{name}")
         for name, allowed in _OPTIONAL_STR.items():
             v = _attr(ds, fh, name)
             if v is not None:
@@ -118,26 +138,67 @@ def load_csi(path: str | os.PathLike, dataset: str = "csi", device=None,
                 attrs[name] = v
         cp = _attr(ds, fh, "cp_duration_s")
         if cp is not None:
-            attrs["cp_duration_s"] = float(np.asarray(cp).reshape(-1)[0])
-        data = ds[()]
-    if not np.all(np.isfinite(data)):
-        n_bad = int(np.size(data) - np.isfinite(data).sum())
-        raise BadInput(where, f"contains {n_bad} NaN/Inf entries")
-    csi = torch.from_numpy(np.ascontiguousarray(data)).to(dtype=dtype, device=device)
-    if attrs["symbol_duration_s"] < 1.0 / attrs["subcarrier_spacing_hz"] * (1 - 1e-9):
-        raise BadInput(f"{where}.attrs.symbol_duration_s",
-                       "must be at least 1/subcarrier_spacing_hz (it includes the cyclic prefix)")
+            attrs["cp_duration_s"] = _positive_number(cp, f"{where}.attrs.cp_duration_s")
+        if attrs["symbol_duration_s"] < 1.0 / attrs["subcarrier_spacing_hz"] * (1 - 1e-9):
+            raise BadInput(f"{where}.attrs.symbol_duration_s",
+                           "must be at least 1/subcarrier_spacing_hz (it includes the cyclic prefix)")
+        # NaN/Inf scan in blocks of whole leading slices: bounded memory for big files
+        per_slice = max(1, int(np.prod(ds.shape[1:])))
+        step = max(1, nan_block // per_slice)
+        n_bad = 0
+        for i in range(0, ds.shape[0], step):
+            block = ds[i:i + step]
+            n_bad += int(block.size - np.isfinite(block).sum())
+        if n_bad:
+            raise BadInput(where, f"contains {n_bad} NaN/Inf entries")
+        shape, dtype = tuple(int(n) for n in ds.shape), ds.dtype
     radar = OFDMRadar(
         carrier_hz=attrs["carrier_frequency_hz"],
         subcarrier_spacing_hz=attrs["subcarrier_spacing_hz"],
-        n_antennas=csi.shape[0], n_subcarriers=csi.shape[1], n_symbols=csi.shape[2],
+        n_antennas=shape[0], n_subcarriers=shape[1], n_symbols=shape[2],
         symbol_duration_s=attrs["symbol_duration_s"],
         cp_duration_s=attrs.get("cp_duration_s"),
         antenna_spacing_wavelengths=attrs["antenna_spacing_wavelengths"],
         geometry=attrs.get("geometry", "monostatic"),
         angle_reference=attrs.get("angle_reference", "broadside"),
     )
-    return CSIData(csi=csi, radar=radar, source=str(path), attrs=attrs)
+    return {"path": path, "dataset": dataset, "where": where, "shape": shape, "dtype": dtype,
+            "attrs": attrs, "radar": radar}
+
+
+def load_csi(path: str | os.PathLike, dataset: str = "csi", device=None,
+             dtype: torch.dtype = torch.complex128) -> CSIData:
+    """Load a CSI tensor and its radar parameters from HDF5.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        HDF5 file, or ``file.h5:/dataset``.
+    dataset : str
+        Name of the complex dataset (default ``"csi"``) when ``path`` names none.
+    device : torch.device or str, optional
+        Where to put the tensor (default CPU).
+    dtype : torch.dtype
+        Complex dtype of the returned tensor.
+
+    Returns
+    -------
+    CSIData
+        ``csi`` ``(N_R, N_F, N_T)`` complex tensor, ``radar`` an
+        :class:`OFDMRadar` built from the attributes and the shape.
+
+    Raises
+    ------
+    BadInput
+        Everything :func:`check_csi` rejects (it runs first: one home for the checks).
+    """
+    import h5py
+
+    info = check_csi(path, dataset)
+    with h5py.File(info["path"], "r") as fh:
+        data = fh[info["dataset"]][()]
+    csi = torch.from_numpy(np.ascontiguousarray(data)).to(dtype=dtype, device=device)
+    return CSIData(csi=csi, radar=info["radar"], source=str(info["path"]), attrs=info["attrs"])
 
 
 def write_csi(path: str | os.PathLike, csi, radar: OFDMRadar | None = None, dataset: str = "csi",

@@ -24,6 +24,7 @@ one tensor, or one initialisation per Monte Carlo trial.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -32,7 +33,7 @@ from domains.isac.atoms import residual_energy, steering
 from domains.isac.phase import wrap
 from domains.isac.types import Estimate
 
-__all__ = ["refine", "refine_mu", "vp_cost", "plain_refined"]
+__all__ = ["refine", "refine_mu", "vp_cost", "plain_refined", "plain_refined_batch", "plain_estimators"]
 
 
 def _pieces(y: torch.Tensor, mu: torch.Tensor):
@@ -314,6 +315,8 @@ def plain_refined(y: torch.Tensor, n_targets: int | None = None, max_iter: int =
                   **plain_options) -> Estimate:
     """PLAIN followed by :func:`refine`: an estimator with the domain signature.
 
+    The one home of the PLAIN-plus-refinement call (flow, bench and tests use it).
+
     Parameters
     ----------
     y : torch.Tensor
@@ -324,8 +327,45 @@ def plain_refined(y: torch.Tensor, n_targets: int | None = None, max_iter: int =
     max_iter : int
         LM iterations of the refinement.
     **plain_options
-        Passed to :func:`domains.isac.plain.plain` (compression, method, ...).
+        Passed to :func:`domains.isac.plain.plain` (compression, center, ...).
     """
     from domains.isac.plain import plain
 
     return refine(y, plain(y, n_targets, **plain_options), n_targets, max_iter=max_iter)
+
+
+def plain_refined_batch(y: torch.Tensor, n_targets: int | None = None, max_iter: int = 50,
+                        **plain_options) -> list[Estimate]:
+    """:func:`plain_refined` on a ``(T, N1, N2, N3)`` batch: batched PLAIN, per-trial refinement."""
+    from domains.isac.plain import plain_batch
+
+    return [refine(y[t], e, n_targets, max_iter=max_iter)
+            for t, e in enumerate(plain_batch(y, n_targets, **plain_options))]
+
+
+def plain_estimators(refined: bool = True, max_iter: int = 50, **plain_options) -> dict:
+    """``{"plain": ..., "plain_refined": ...}`` as batched estimators with bound options.
+
+    Parameters
+    ----------
+    refined : bool
+        Include PLAIN + refinement.
+    max_iter : int
+        LM iterations of the refinement.
+    **plain_options
+        Bound into every call (compression, center, method, order, fusion).
+
+    Returns
+    -------
+    dict of str -> :class:`domains.isac.types.BatchedEstimator`
+    """
+    from domains.isac.plain import plain, plain_batch
+    from domains.isac.types import BatchedEstimator
+
+    out = {"plain": BatchedEstimator(functools.partial(plain, **plain_options),
+                                     functools.partial(plain_batch, **plain_options))}
+    if refined:
+        out["plain_refined"] = BatchedEstimator(
+            functools.partial(plain_refined, max_iter=max_iter, **plain_options),
+            functools.partial(plain_refined_batch, max_iter=max_iter, **plain_options))
+    return out

@@ -66,6 +66,10 @@ class Scenario:
         ``(method, factors)``.
     notes : str
         What the scenario tests, and which model limits it respects.
+    max_range_m : float, optional
+        Largest range the compressed delay band must hold; the band is centred
+        on ``[0, max_range_m]`` (:meth:`OFDMRadar.band`). None: the whole
+        non-negative interval.
     """
 
     name: str
@@ -75,6 +79,7 @@ class Scenario:
     compression: tuple = ("averaging", (1, 2, 2))
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    max_range_m: float | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -88,10 +93,15 @@ class Scenario:
     def n_targets(self) -> int:
         return len(self.targets)
 
-    def limits(self) -> dict:
-        """Resolution/unambiguous intervals, raw and after this compression."""
+    def limits(self, factors=None, max_range_m: float | None = None) -> dict:
+        """Resolution/unambiguous intervals, raw and after compression.
+
+        ``factors`` and ``max_range_m`` default to the scenario's own.
+        """
+        factors = tuple(self.compression[1]) if factors is None else tuple(factors)
+        max_range_m = self.max_range_m if max_range_m is None else max_range_m
         return {"raw": self.radar.limits((1, 1, 1)),
-                "compressed": self.radar.limits(tuple(self.compression[1]))}
+                "compressed": self.radar.limits(factors, max_range_m)}
 
 
 def _targets(radar: OFDMRadar, angle, rng, vel, gains) -> tuple[Targets, torch.Tensor]:
@@ -122,7 +132,8 @@ def default() -> Scenario:
     vel = [-24.0, 3.0, -24.0, 27.0]
     targets, mu = _targets(radar, angle, rng, vel, _phases(11, 4))
     return Scenario("default", radar, targets, mu, ("averaging", (1, 2, 2)),
-                    "4 targets, pairs equal in one dimension, ranges inside the CP")
+                    "4 targets, pairs equal in one dimension, ranges inside the CP",
+                    max_range_m=100.0)
 
 
 def plain_demo() -> Scenario:
@@ -153,7 +164,7 @@ def plain_demo() -> Scenario:
     targets, mu = _targets(radar, angle.tolist(), dist.tolist(), vel.tolist(), gains)
     return Scenario("plain-demo", radar, targets, mu, ("averaging", (1, 4, 14)),
                     "PLAIN main.m reference: one-way, path-loss gains",
-                    {"tap_m": tap_m})
+                    {"tap_m": tap_m}, max_range_m=450.0)
 
 
 def close(dimension: str = "velocity", fraction: float = 0.25) -> Scenario:
@@ -184,7 +195,8 @@ def close(dimension: str = "velocity", fraction: float = 0.25) -> Scenario:
     targets, mu = _targets(radar, angle, rng, vel, _phases(5, 2))
     return Scenario("close", radar, targets, mu, ("averaging", (1, 2, 2)),
                     f"two targets {fraction} resolution cell apart in {dimension}",
-                    {"close_dimension": ["angle", "range", "velocity"].index(dimension)})
+                    {"close_dimension": ["angle", "range", "velocity"].index(dimension)},
+                    max_range_m=100.0)
 
 
 SCENARIOS = {"default": default, "plain-demo": plain_demo, "paper_compat": plain_demo,

@@ -23,6 +23,7 @@ Conventions every ISAC estimator follows
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -81,3 +82,22 @@ class CSIData:
     attrs: dict = field(default_factory=dict)
     truth: object = None
     noise_var: float | None = None
+
+
+class BatchedEstimator:
+    """An estimator ``fn(Y, n_targets)`` that can also run a Monte Carlo batch at once.
+
+    Parameters
+    ----------
+    one : callable
+        ``one(Y (N1, N2, N3), n_targets) -> Estimate``.
+    batch : callable
+        ``batch(Y (T, N1, N2, N3), n_targets) -> list[Estimate]``, the same
+        estimates as ``one`` trial by trial, computed with batched kernels.
+    """
+
+    def __init__(self, one: Callable, batch: Callable):
+        self.one, self.batch = one, batch
+
+    def __call__(self, y, n_targets):
+        return self.one(y, n_targets)

@@ -20,7 +20,7 @@ import torch
 
 from shared.errors import BadInput
 
-__all__ = ["METHODS", "check_factors", "compress", "averaging_gain", "expand_frequency"]
+__all__ = ["METHODS", "check_factors", "compress", "demodulate", "averaging_gain", "expand_frequency"]
 
 METHODS = ("none", "decimation", "averaging")
 
@@ -57,8 +57,27 @@ def check_factors(shape, method: str, factors, n_targets: int | None = None) -> 
     return factors
 
 
+def demodulate(y: torch.Tensor, center) -> torch.Tensor:
+    """Shift every mode's frequencies by ``-center_m``: ``y[..., n] e^{-j center_m n_m}``.
+
+    Moves the band centre to 0 before compression, so the compressed
+    interval ``|mu - center| < pi / Delta`` is the one the caller wants
+    (e.g. non-negative ranges, :meth:`domains.isac.physics.OFDMRadar.band`).
+    """
+    shape = y.shape[-3:]
+    real = y.real.dtype
+    out = y
+    for m, c in enumerate(center):
+        if float(c) == 0.0:
+            continue
+        n = torch.arange(shape[m], device=y.device, dtype=real)
+        ph = torch.polar(torch.ones_like(n), -float(c) * n).to(y.dtype)
+        out = out * ph.reshape([-1] + [1] * (2 - m))
+    return out
+
+
 def compress(y: torch.Tensor, method: str = "averaging", factors=(1, 1, 1),
-             n_targets: int | None = None) -> torch.Tensor:
+             n_targets: int | None = None, center=None) -> torch.Tensor:
     """Compress the last three modes of ``y``.
 
     Parameters
@@ -70,6 +89,8 @@ def compress(y: torch.Tensor, method: str = "averaging", factors=(1, 1, 1),
         ``(Delta_1, Delta_2, Delta_3)``.
     n_targets : int, optional
         Used only to validate the factors.
+    center : sequence of 3 floats, optional
+        Per-mode band centre (rad/sample) moved to 0 first (:func:`demodulate`).
 
     Returns
     -------
@@ -78,7 +99,7 @@ def compress(y: torch.Tensor, method: str = "averaging", factors=(1, 1, 1),
         ``floor(N/Delta)`` for averaging (a trailing partial block is dropped).
     """
     factors = check_factors(y.shape[-3:], method, factors, n_targets)
-    out = y
+    out = y if center is None else demodulate(y, center)
     for m, f in enumerate(factors):
         if f == 1:
             continue

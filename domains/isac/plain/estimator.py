@@ -125,14 +125,8 @@ def _run(y, n_targets, compression, method, order, fusion, fba, center, pfa, ref
     shape = tuple(y.shape[-3:])
     n_targets, cmethod, factors = _validate(shape, n_targets, compression, method, order, fusion)
     real = y.real.dtype
-    shift = None
-    if center is not None:
-        shift = torch.as_tensor(center, dtype=real, device=y.device)
-        demod = [vandermonde(-shift[m:m + 1], shape[m], y.dtype)[:, 0] for m in range(3)]
-        y_work = y * demod[0][:, None, None] * demod[1][None, :, None] * demod[2][None, None, :]
-    else:
-        y_work = y
-    yc = compress(y_work, cmethod, factors) if cmethod != "none" else y_work
+    shift = None if center is None else torch.as_tensor(center, dtype=real, device=y.device)
+    yc = compress(y, cmethod, factors, center=center)
     # a mode holds at most n_targets distinct frequencies
     per_mode = [estimate_mode_batch(yc, m, order=order, method=method, fba=fba, n_targets=n_targets)
                 for m in range(3)]

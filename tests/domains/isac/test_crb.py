@@ -8,7 +8,7 @@ import torch
 from domains.isac.crb import (crb_mu, crb_mu_plain_style, crb_physical, crb_single_target,
                               fisher_information)
 from domains.isac.scenarios import get_scenario
-from domains.isac.simulate import vandermonde
+from domains.isac.simulate import noise_variance, vandermonde
 
 
 def test_single_target_closed_form_numbers_of_the_brief():
@@ -76,3 +76,28 @@ def test_plain_style_bound_is_exact_for_one_target_and_optimistic_otherwise():
     mu2 = torch.tensor([[0.3, -0.2, 0.05], [0.35, -0.15, 0.1]], dtype=torch.float64)
     two = torch.tensor([1.0 + 0j, 0.5j], dtype=torch.complex128)
     assert bool((crb_mu_plain_style(mu2, two, (8, 16, 12), 1.0) < crb_mu(mu2, two, (8, 16, 12), 1.0)).all())
+
+
+def test_tied_crb_is_the_bound_of_the_shared_parameter_model():
+    from domains.isac.crb import crb_mu, crb_mu_tied, has_ties
+
+    s = get_scenario("default")
+    s2 = noise_variance(s.gains, 10.0)
+    full, tied = crb_mu(s.mu, s.gains, s.shape, s2), crb_mu_tied(s.mu, s.gains, s.shape, s2)
+    assert has_ties(s.mu)
+    # never above the 3K-parameter bound, and strictly below it on the shared coordinates
+    assert bool((tied <= full * (1 + 1e-9)).all())
+    assert float(tied[0, 2] / full[0, 2]) < 0.9  # targets 0 and 2 share their velocity
+    # two tied coordinates have one variance: both rows of the pair are equal
+    torch.testing.assert_close(tied[0, 2], tied[2, 2], rtol=1e-10, atol=0)
+    # two targets with one equal coordinate and an equal gain: the shared one
+    # is estimated from twice the energy, and the pair far apart elsewhere
+    # decouples, so the bound halves
+    mu = torch.tensor([[0.5, -0.3, 0.2], [-1.0, 1.1, 0.2]], dtype=torch.float64)
+    g = torch.ones(2, dtype=torch.complex128)
+    one = crb_mu(mu, g, (16, 64, 64), 1.0)[0, 2]
+    both = crb_mu_tied(mu, g, (16, 64, 64), 1.0)[0, 2]
+    assert float(both / one) == pytest.approx(0.5, rel=1e-3)
+    # no ties: the same bound
+    u = torch.tensor([[0.5, -0.3, 0.2], [-1.0, 1.1, -0.7]], dtype=torch.float64)
+    torch.testing.assert_close(crb_mu_tied(u, g, (16, 64, 64), 1.0), crb_mu(u, g, (16, 64, 64), 1.0))

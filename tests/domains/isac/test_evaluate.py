@@ -142,8 +142,26 @@ def test_runtime_scaling_rows():
     rows = runtime_scaling({"oracle": oracle}, [(4, 8, 6), (4, 16, 6)], n_targets=2,
                            n_repeats=2, skip=lambda name, shape: shape[1] > 8)
     assert [r["skipped"] for r in rows] == [False, True]
-    assert len(rows[0]["seconds"]) == 2 and rows[0]["n_entries"] == 192
+    assert rows[0]["repeats"] == 2 and rows[0]["n_entries"] == 192
     assert math.isnan(rows[1]["seconds_median"])
+
+
+def test_runtime_is_a_warm_median_of_five_not_a_cold_call(monkeypatch):
+    # a fake clock: the estimator's n-th call takes DUR[n] seconds; the first
+    # (cold) call is the slowest and must not be counted, the median is real
+    import shared.timing
+
+    clock = [0.0]
+    dur = iter([100.0, 1.0, 5.0, 2.0, 4.0, 3.0, 7.0, 7.0])
+    monkeypatch.setattr(shared.timing.time, "perf_counter", lambda: clock[0])
+
+    def slow(Y, k):
+        clock[0] += next(dur)
+        return oracle(Y, k)
+
+    rows = runtime_scaling({"slow": slow}, [(4, 8, 6)], n_targets=2)
+    assert rows[0]["repeats"] == 5
+    assert rows[0]["seconds_median"] == 3.0 and rows[0]["seconds_max"] == 5.0
 
 
 def test_spread_targets_are_separated():

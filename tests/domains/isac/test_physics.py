@@ -81,7 +81,10 @@ def test_plain_demo_limits_one_way():
     assert s.radar.symbol_duration_s == pytest.approx(17.857e-6, rel=1e-4)
     assert lim["raw"]["resolution"]["range_m"] == pytest.approx(27.8, abs=0.05)
     assert lim["raw"]["resolution"]["velocity_mps"] == pytest.approx(1.15, abs=0.01)
-    assert lim["compressed"]["unambiguous"]["range_m"][1] == pytest.approx(1249, abs=1)
+    band = lim["compressed"]["unambiguous"]["range_band_m"]
+    assert band[1] - band[0] == pytest.approx(1249, abs=1)
+    # centred on the scenario's [0, 450] m: reaches 225 + 1249 / 2 m
+    assert lim["compressed"]["unambiguous"]["range_m"] == pytest.approx([0.0, 225 + 1249 / 2], abs=1)
     assert lim["compressed"]["unambiguous"]["velocity_mps"][1] == pytest.approx(23.1, abs=0.05)
     assert lim["compressed"]["compressed_shape"] == [16, 45, 40]
 
