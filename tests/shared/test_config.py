@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.config import build_config, parse_sets
+from shared.config import build_config, describe, parse_sets, scope_sets
 from shared.errors import BadInput
 
 
@@ -39,3 +39,40 @@ def test_bad_overrides_name_the_key(sets, where):
     with pytest.raises(BadInput) as e:
         build_config(Cfg, {}, parse_sets(sets))
     assert str(e.value).startswith(where) and "\n" not in str(e.value)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    epochs: int = Field(default=10, description="training epochs")
+    lr: float = Field(default=1e-3, description="learning rate")
+
+
+class Sectioned(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = Field(default=0, description="seed")
+    model: Model = Model()
+    ranks: list[int] | None = Field(default=None, description="ranks")
+
+
+def test_describe_flattens_sections_with_defaults_and_profile_values():
+    rows = {r["key"]: r for r in describe(Sectioned, {"model": {"epochs": 50}})}
+    assert list(rows) == ["seed", "model.epochs", "model.lr", "ranks"]
+    assert rows["model.epochs"] == {"key": "model.epochs", "type": "int", "default": 10, "profile": 50,
+                                    "description": "training epochs"}
+    assert rows["model.lr"]["profile"] == rows["model.lr"]["default"] == 1e-3
+    assert "list[int]" in rows["ranks"]["type"] and rows["ranks"]["default"] is None
+
+
+@pytest.mark.parametrize("sets", [["energy=.nan"], ["svd.oversample=.nan"], ["ranks=[1, .nan]"]])
+def test_nan_is_named_not_a_range_error(sets):
+    with pytest.raises(BadInput) as e:
+        build_config(Cfg, {}, parse_sets(sets))
+    key = sets[0].split("=")[0]
+    assert str(e.value).startswith(f"--set {key}") and "NaN" in str(e.value)
+
+
+def test_scope_sets():
+    assert scope_sets(["a.x=1", "b.y.z=2"], ["a", "b"]) == {"a": ["x=1"], "b": ["y.z=2"]}
+    for bad in (["x=1"], ["c.x=1"]):
+        with pytest.raises(BadInput):
+            scope_sets(bad, ["a", "b"])

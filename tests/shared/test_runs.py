@@ -78,3 +78,72 @@ def test_write_array_keeps_unit(tmp_path):
         write_array(h5, "g/x", np.arange(3.0), unit="m", note="n")
     with h5py.File(tmp_path / "r.h5") as h5:
         assert h5["g/x"].attrs["unit"] == "m" and list(h5["g/x"][()]) == [0, 1, 2]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_partial_of_a_dead_process_is_interrupted_and_clean_removes_it(tmp_path):
+    import socket
+
+    from shared.runs import OWNER, clean_runs
+
+    live = _start(tmp_path)
+    owner = json.loads(live.path(OWNER).read_text())
+    assert owner["pid"] == __import__("os").getpid() and owner["host"] == socket.gethostname()
+    dead = _start(tmp_path)
+    dead.path(OWNER).write_text(json.dumps({**owner, "pid": _dead_pid()}))
+    elsewhere = _start(tmp_path)
+    elsewhere.path(OWNER).write_text(json.dumps({**owner, "pid": _dead_pid(), "host": "other-host"}))
+    failed = _start(tmp_path)
+    fail_run(failed, RuntimeError("x"))
+    done = complete_run(_start(tmp_path), _payload(), "r")
+    assert not (done / OWNER).exists()
+    status = {r.run_id: r.status for r in list_runs(tmp_path)}
+    assert status == {live.run_id: "partial", dead.run_id: "interrupted", elsewhere.run_id: "partial",
+                      failed.run_id: "failed", done.name: "completed"}
+    assert clean_runs(tmp_path, older_than_s=3600) == []  # all started just now
+    gone = clean_runs(tmp_path)
+    assert sorted(r.run_id for r in gone) == sorted([dead.run_id, failed.run_id])
+    assert {r.run_id for r in list_runs(tmp_path)} == {live.run_id, elsewhere.run_id, done.name}
+
+
+def test_a_signal_during_execute_marks_the_run_failed(tmp_path):
+    """Library mode (no CLI): SIGINT raises Interrupted after the run was marked failed."""
+    import os
+    import signal
+
+    from domains.lowrank import SPEC
+    from pipelines.flowkit import call_directly, execute
+    from shared.interrupts import Interrupted
+
+    def ingest(ctx, prev):
+        os.kill(os.getpid(), signal.SIGINT)
+        raise AssertionError("the signal did not stop the step")
+
+    spec = __import__("dataclasses").replace(SPEC, ingest=ingest)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(Interrupted) as e:
+        execute(spec, call_directly, out=str(tmp_path), device="cpu")
+    assert e.value.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is before  # the previous handler is back
+    (run,) = list_runs(tmp_path)
+    assert run.status == "failed" and "interrupted by SIGINT" in (run.path / "error.txt").read_text()
+
+
+@pytest.mark.parametrize("broken, needle", [('{"domain": "lowrank", "run', "not valid JSON"),
+                                            ('{"domain": "lowrank"}', "missing key")])
+def test_load_run_names_a_broken_metrics_file(tmp_path, broken, needle):
+    from shared.errors import BadInput
+
+    d = complete_run(_start(tmp_path), _payload(), "r")
+    (d / "metrics.json").write_text(broken)
+    with pytest.raises(BadInput) as e:
+        load_run(find_run(tmp_path, d.name))
+    assert str(e.value).startswith(str(d / "metrics.json")) and needle in str(e.value)
