@@ -91,6 +91,9 @@ class ModelConfig(_Section):
     conv_filters: list[int] = Field(default=[32, 16], min_length=2, max_length=2,
                                     description="filters of the two conv blocks")
     kernel: int = Field(default=5, ge=1, description="temporal kernel of the conv blocks, samples")
+    pool: Literal["max", "avg"] = Field(default="max", description="pooling of the conv blocks (paper: max)")
+    readout: Literal["last", "mean"] = Field(default="last",
+                                             description="LSTM-CNN readout: last LSTM step (paper) or mean over time")
     lstm_hidden: int = Field(default=32, ge=1, description="LSTM units (two stacked layers)")
     dense: list[int] = Field(default=[32, 16], min_length=2, max_length=2, description="dense layer widths")
     dropout: float = Field(default=0.3, ge=0, lt=1, description="dropout after each LSTM / dense layer")
@@ -98,6 +101,8 @@ class ModelConfig(_Section):
     weight_decay: float = Field(default=1e-4, ge=0, description="Adam weight decay")
     batch_size: int = Field(default=8, ge=1, description="minibatch size (paper: 25; 8 suits 30-50 training trials)")
     max_epochs: int = Field(default=60, ge=1, description="training epochs at most")
+    min_epochs: int = Field(default=10, ge=0,
+                            description="epochs trained before the validation loss may stop training")
     patience: int = Field(default=15, ge=1, description="early-stopping patience on the inner validation loss")
     val_fraction: float = Field(default=0.2, gt=0, lt=1,
                                 description="share of each TRAINING fold held out for early stopping")

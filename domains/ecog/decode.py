@@ -109,7 +109,8 @@ def deep_cv(kind: str, env: np.ndarray, y: np.ndarray, folds: np.ndarray, cfg, *
         torch.manual_seed(seed * 100 + k)
         net = models.build(kind, X.shape[1], X.shape[2], cfg).to(X.device)
         hist = models.fit(net, Xn, yt, fit_idx, val_idx, epochs=cfg.max_epochs, patience=cfg.patience, lr=cfg.lr,
-                          weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=seed + k)
+                          weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=seed + k,
+                          min_epochs=cfg.min_epochs)
         epochs.append(hist["best_epoch"])
         te = torch.as_tensor(test, device=X.device)
         prob[test] = models.predict_proba(net, Xn[te])[:, 1].cpu().numpy()

@@ -35,14 +35,14 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 class ConvBlocks(nn.Module):
-    """Two blocks Conv1d -> ReLU -> MaxPool1d(2); ``(B, C, T) -> (B, f2, T // 4)``."""
+    """Two blocks Conv1d -> ReLU -> pool(2) (max as in the paper, or average); ``(B, C, T) -> (B, f2, T // 4)``."""
 
-    def __init__(self, n_channels: int, filters: tuple[int, int], kernel: int):
+    def __init__(self, n_channels: int, filters: tuple[int, int], kernel: int, pool: str = "max"):
         super().__init__()
         f1, f2 = filters
         self.conv1 = nn.Conv1d(n_channels, f1, kernel, padding=kernel // 2)
         self.conv2 = nn.Conv1d(f1, f2, kernel, padding=kernel // 2)
-        self.pool = nn.MaxPool1d(2)
+        self.pool = nn.AvgPool1d(2) if pool == "avg" else nn.MaxPool1d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(torch.relu(self.conv1(x)))
@@ -71,9 +71,11 @@ class LSTMCNN(nn.Module):
     """
 
     def __init__(self, n_channels: int, n_times: int, n_classes: int = 2, filters=(32, 16), kernel: int = 5,
-                 hidden: int = 32, dense=(32, 16), dropout: float = 0.3):
+                 hidden: int = 32, dense=(32, 16), dropout: float = 0.3, readout: str = "last",
+                 pool: str = "max"):
         super().__init__()
-        self.conv = ConvBlocks(n_channels, tuple(filters), kernel)
+        self.readout = readout
+        self.conv = ConvBlocks(n_channels, tuple(filters), kernel, pool)
         self.lstm = nn.LSTM(filters[1], hidden, num_layers=2, batch_first=True, dropout=dropout)
         self.drop = nn.Dropout(dropout)
         self.head = Head(hidden, tuple(dense), n_classes, dropout)
@@ -81,16 +83,17 @@ class LSTMCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x).transpose(1, 2)  # (B, T', f2): time becomes the sequence
         seq, _ = self.lstm(h)
-        return self.head(self.drop(seq[:, -1]))
+        return self.head(self.drop(seq.mean(dim=1) if self.readout == "mean" else seq[:, -1]))
 
 
 class CNN(nn.Module):
     """The same conv blocks, flattened into the dense layers (no recurrence)."""
 
     def __init__(self, n_channels: int, n_times: int, n_classes: int = 2, filters=(32, 16), kernel: int = 5,
-                 hidden: int = 32, dense=(32, 16), dropout: float = 0.3):
+                 hidden: int = 32, dense=(32, 16), dropout: float = 0.3, readout: str = "last",
+                 pool: str = "max"):
         super().__init__()
-        self.conv = ConvBlocks(n_channels, tuple(filters), kernel)
+        self.conv = ConvBlocks(n_channels, tuple(filters), kernel, pool)
         self.drop = nn.Dropout(dropout)
         self.head = Head(filters[1] * (n_times // 4), tuple(dense), n_classes, dropout)
 
@@ -104,7 +107,8 @@ MODELS = {"lstm_cnn": LSTMCNN, "cnn": CNN}
 def build(kind: str, n_channels: int, n_times: int, cfg, n_classes: int = 2) -> nn.Module:
     """A fresh model of ``kind`` sized by the model config section."""
     return MODELS[kind](n_channels, n_times, n_classes, filters=tuple(cfg.conv_filters), kernel=cfg.kernel,
-                        hidden=cfg.lstm_hidden, dense=tuple(cfg.dense), dropout=cfg.dropout)
+                        hidden=cfg.lstm_hidden, dense=tuple(cfg.dense), dropout=cfg.dropout,
+                        readout=cfg.readout, pool=cfg.pool)
 
 
 def _class_weights(y: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -114,7 +118,8 @@ def _class_weights(y: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 
 def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, fit_idx: np.ndarray, val_idx: np.ndarray | None, *,
-        epochs: int, patience: int, lr: float, weight_decay: float, batch_size: int, seed: int) -> dict:
+        epochs: int, patience: int, lr: float, weight_decay: float, batch_size: int, seed: int,
+        min_epochs: int = 0) -> dict:
     """Train ``model`` in place on ``X[fit_idx]``, early-stopping on ``X[val_idx]``'s loss.
 
     Parameters
@@ -148,7 +153,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, fit_idx: np.ndarray,
             opt.zero_grad(set_to_none=True)
             loss_fn(model(X[b]), y[b]).backward()
             opt.step()
-        if not has_val:
+        if not has_val or ep + 1 < min_epochs:
             continue
         model.eval()
         with torch.no_grad():

@@ -63,11 +63,18 @@ def good_ecog_picks(info: mne.Info) -> np.ndarray:
     return mne.pick_types(info, ecog=True, exclude="bads")
 
 
+def _label(description: str) -> str:
+    """``'hand'`` from ``'Comment/hand'``, ``'12'`` from BrainVision's ``'Stimulus/S 12'``."""
+    d = description.split("/")[-1].strip().lower()
+    return d[1:].strip() if d[:1] == "s" and d[1:].strip().isdigit() else d
+
+
 def find_cues(raw: mne.io.BaseRaw, where: str = "recording") -> np.ndarray:
     """Cue onsets as an MNE events array ``(n, 3)`` with codes 11 (tongue) / 12 (hand).
 
     From a stim channel (rising edges of the sample-wise code, Miller style) when
-    one is present, else from annotations named ``tongue``/``hand`` (or ``11``/``12``).
+    one is present, else from annotations named ``tongue``/``hand`` (or ``11``/``12``;
+    BrainVision's ``Comment/hand`` and ``Stimulus/S 12`` count too).
     """
     stim = mne.pick_types(raw.info, stim=True)
     if len(stim):
@@ -75,8 +82,8 @@ def find_cues(raw: mne.io.BaseRaw, where: str = "recording") -> np.ndarray:
                              consecutive=True, verbose="error")
         ev = ev[np.isin(ev[:, 2], [TONGUE, HAND])]
     else:
-        mapping = {d: _LABEL_CODES[d.lower()] for d in set(raw.annotations.description)
-                   if d.lower() in _LABEL_CODES}
+        mapping = {d: _LABEL_CODES[_label(d)] for d in set(raw.annotations.description)
+                   if _label(d) in _LABEL_CODES}
         ev = (mne.events_from_annotations(raw, event_id=mapping, verbose="error")[0]
               if mapping else np.zeros((0, 3), int))
     if len(ev) == 0:
@@ -117,7 +124,7 @@ def paper_envelope(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
 
 def preprocess(raw: mne.io.BaseRaw, *, epoch_s: float, line_freq: float = 60.0, notch_harmonics: int = 3,
                car: bool = True, envelope: str = "hilbert", hg_band: tuple[float, float] = (70.0, 150.0),
-               envelope_sfreq: float = 50.0, band_sfreq: float = 500.0,
+               envelope_sfreq: float = 20.0, band_sfreq: float = 500.0,
                where: str = "recording") -> Epoched:
     """Notch -> CAR (bads excluded) -> high-gamma envelope -> epochs ``[0, epoch_s)`` from each cue.
 

@@ -1,0 +1,93 @@
+"""The simulator's known answers and the MNE preprocessing (notch, CAR without bads, envelope)."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pytest
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+from domains.ecog.preprocess import common_average, notch, preprocess, task_arrays
+from domains.ecog.simulate import HAND, simulate_block, somatotopy
+from domains.ecog.decode import hg_power
+from shared.errors import BadInput
+
+
+def _lda_cv(part):
+    blocks = {k: preprocess(r, epoch_s=1.5) for k, r in part.raws.items()}
+    a = task_arrays(blocks, "hand_vs_tongue")
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    return cross_val_score(LinearDiscriminantAnalysis(), hg_power(a["env"]), a["y"], cv=cv).mean(), a, blocks
+
+
+def test_high_gain_decoded_and_zero_gain_at_chance(strong, null):
+    acc_hi, a, _ = _lda_cv(strong)
+    acc_0, _, _ = _lda_cv(null)
+    assert acc_hi > 0.9
+    # 40 trials: the 95 % binomial band of chance is about 0.5 +- 0.16
+    assert abs(acc_0 - 0.5) < 0.2
+    assert a["env"].shape[:2] == (40, 9)  # the bad electrode never reaches the features
+
+
+def test_ground_truth_channels_rank_top_by_hg_t_statistic(strong):
+    _, a, blocks = _lda_cv(strong)
+    p = hg_power(a["env"])
+    hand, tongue = p[a["y"] == 1], p[a["y"] == 0]
+    t = (hand.mean(0) - tongue.mean(0)) / np.sqrt(hand.var(0) / len(hand) + tongue.var(0) / len(tongue))
+    names = blocks["movement"].channels
+    top_hand = {names[i] for i in np.argsort(t)[-3:]}
+    top_tongue = {names[i] for i in np.argsort(t)[:3]}
+    assert top_hand == {f"E{c:02d}" for c in strong.info["hand"]}
+    assert top_tongue == {f"E{c:02d}" for c in strong.info["tongue"]}
+
+
+def test_car_leaves_bad_channels_out_of_the_average():
+    raw = simulate_block(0.1, n_channels=8, n_trials_per_class=3, cue_s=1.0, rest_s=0.5, bad_channels=[7], seed=1)
+    x = raw.get_data(picks="ecog")
+    ref = common_average(raw.copy().load_data()).get_data(picks="ecog")
+    expected = x - x[:7].mean(0, keepdims=True)
+    np.testing.assert_allclose(ref[:7], expected[:7], atol=1e-12)
+    # with the bad channel in the average the result would differ by its 500 uV noise / 8
+    wrong = x - x.mean(0, keepdims=True)
+    assert np.abs(ref[:7] - wrong[:7]).mean() > 10 * 1e-6
+
+
+def test_notch_removes_line_noise():
+    raw = simulate_block(0.0, n_channels=6, n_trials_per_class=5, cue_s=1.0, rest_s=1.0, seed=2)
+    picks = mne.pick_types(raw.info, ecog=True)
+
+    def ratio_db(r):
+        psd, f = mne.time_frequency.psd_array_welch(r.get_data(picks=picks), r.info["sfreq"], fmin=40, fmax=80,
+                                                    n_fft=1000, verbose="error")
+        p = psd.mean(0)
+        return 10 * np.log10(p[np.argmin(abs(f - 60))] / p[np.argmin(abs(f - 55))])
+
+    before = ratio_db(raw)
+    after = ratio_db(notch(raw.copy().load_data(), 60.0, 3))
+    assert before > 20 and before - after >= 20
+
+
+def test_paper_envelope_has_unit_mean_per_channel(strong):
+    ep = preprocess(strong.raws["movement"], epoch_s=1.5, envelope="paper")
+    assert ep.env.shape[:2] == (40, 9) and np.isfinite(ep.env).all()
+    # power divided by its mean over the recording: epochs average close to 1
+    assert 0.5 < float(ep.env.mean()) < 2.0
+
+
+def test_preprocess_refuses_low_rate_and_all_bad():
+    raw = simulate_block(0.0, n_channels=6, n_trials_per_class=2, cue_s=1.0, rest_s=0.5, sfreq=250.0, seed=3)
+    with pytest.raises(BadInput, match="too low"):
+        preprocess(raw, epoch_s=1.0)
+    raw = simulate_block(0.0, n_channels=6, n_trials_per_class=2, cue_s=1.0, rest_s=0.5, seed=3)
+    raw.info["bads"] = list(raw.ch_names[:6])
+    with pytest.raises(BadInput, match="all ECoG channels are bad"):
+        preprocess(raw, epoch_s=1.0)
+
+
+def test_somatotopy_shifts_and_avoids_bads():
+    h0, t0 = somatotopy(12, [11], 0)
+    h1, t1 = somatotopy(12, [11], 2)
+    assert not set(h0) & set(t0) and 11 not in h0 + t0 + h1 + t1
+    assert h0 != h1
+    assert HAND == 12
