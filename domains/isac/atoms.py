@@ -12,7 +12,7 @@ import torch
 from domains.isac.simulate import vandermonde
 from shared.errors import BadInput
 
-__all__ = ["check_tensor", "steering", "mode_products", "atom_correlations", "atom_gram", "ls_gains",
+__all__ = ["check_tensor", "solve_ls", "steering", "mode_products", "atom_correlations", "atom_gram", "ls_gains",
            "residual_energy"]
 
 
@@ -33,6 +33,18 @@ def check_tensor(y, where: str = "Y") -> torch.Tensor:
     if not bool(torch.isfinite(y).all()):
         raise BadInput(where, "contains NaN or Inf values")
     return y
+
+
+def solve_ls(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Least-squares ``argmin_X ||a X - b||`` for a tall full-column-rank ``a``, by QR.
+
+    Not ``torch.linalg.lstsq``: on CPU, MKL's solver rounds differently with
+    the alignment of its buffers, so one seed gave runs 1e-15 apart (1e-11 in
+    the metrics); Householder QR plus a triangular solve is bit-reproducible
+    and works on every device.
+    """
+    q, r = torch.linalg.qr(a)
+    return torch.linalg.solve_triangular(r, q.mH @ b, upper=True)
 
 
 def steering(mu: torch.Tensor, shape, dtype: torch.dtype) -> list[torch.Tensor]:

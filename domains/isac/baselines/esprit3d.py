@@ -45,6 +45,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from domains.isac.atoms import solve_ls
 from domains.isac.baselines.common import check_tensor, ls_gains
 from domains.isac.types import Estimate
 from shared.errors import BadInput
@@ -217,8 +218,7 @@ def esprit3d(Y: Tensor, n_targets: int | None, subarray: Sequence[int] | None = 
     for r in range(3):
         U1 = Ut.narrow(r, 0, L[r] - 1).reshape(-1, K)
         U2 = Ut.narrow(r, 1, L[r] - 1).reshape(-1, K)
-        psis.append(torch.linalg.lstsq(U1, U2).solution if Y.device.type == "cpu"
-                    else torch.linalg.pinv(U1) @ U2)
+        psis.append(solve_ls(U1, U2))
     Psi = torch.stack(psis)                                          # (3, K, K)
 
     # Random real combinations have distinct eigenvalues with probability one,

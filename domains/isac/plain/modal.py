@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from domains.isac.atoms import solve_ls
 from domains.isac.phase import wrap
 from shared.lowrank import svd
 
@@ -221,7 +222,7 @@ def esprit(signal_vecs: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``(K_s,)`` rad/sample.
     """
-    psi = torch.linalg.lstsq(signal_vecs[:-1], signal_vecs[1:]).solution
+    psi = solve_ls(signal_vecs[:-1], signal_vecs[1:])
     return torch.angle(torch.linalg.eigvals(psi))
 
 
