@@ -93,9 +93,9 @@ def write_brainvision(path: Path, **kw) -> Path:
     return Path(path)
 
 
-def write_fif(path: Path, bads=(), **kw) -> Path:
+def write_fif(path: Path, bads=(), n_trials: int = 6, sfreq: float = SFREQ) -> Path:
     """FIF with a stim channel (the simulator's own raw)."""
-    raw = _block(3, **kw)
+    raw = _block(3, n_trials, sfreq=sfreq)
     raw.info["bads"] = list(bads)
     raw.save(str(path), overwrite=True, verbose="error")
     return Path(path)
