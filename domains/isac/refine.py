@@ -15,8 +15,9 @@ per iteration (``O(N K)``), so nothing of size N x K is formed.
 When the fused estimate has fewer targets than requested, or two targets
 share all three frequencies, candidates are split by a quarter resolution
 cell in each mode in turn (all splits refined in one batch) and the split
-with the lowest cost is kept. With the model order unknown, targets that the
-joint fit does not need (BIC) are pruned.
+with the lowest cost is kept, if the data support it. Targets that the joint
+fit does not need (BIC) are pruned, and the LM iterations of one call are
+bounded.
 
 Everything is batched over leading dimensions: several initialisations of
 one tensor, or one initialisation per Monte Carlo trial.
@@ -102,7 +103,7 @@ def vp_cost(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
 
 
 def refine_mu(y: torch.Tensor, mu0: torch.Tensor, max_iter: int = 50, tol: float = 1e-12,
-              damping: float = 1e-3, rtol: float = 1e-10):
+              damping: float = 1e-3, rtol: float = 1e-10, stats: dict | None = None):
     """Levenberg-Marquardt on the variable-projection cost, batched.
 
     Parameters
@@ -121,6 +122,9 @@ def refine_mu(y: torch.Tensor, mu0: torch.Tensor, max_iter: int = 50, tol: float
     rtol : float
         Stop a problem once an accepted step lowers its cost by less than
         ``rtol`` times the cost.
+    stats : dict, optional
+        ``stats["lm_iterations"]`` is increased by the iterations run (the
+        work bound of :func:`refine` counts them).
 
     Returns
     -------
@@ -168,6 +172,8 @@ def refine_mu(y: torch.Tensor, mu0: torch.Tensor, max_iter: int = 50, tol: float
         done = done | (moved < tol) | (lam >= 1e12) | (better & (gain <= rtol * cost.abs()))
         if bool(done.all()):
             break
+    if stats is not None:
+        stats["lm_iterations"] = stats.get("lm_iterations", 0) + n_iter
     return wrap(mu), b, cost
 
 
@@ -205,15 +211,16 @@ def _separate_duplicates(mu: torch.Tensor, shape) -> list[torch.Tensor]:
     return out
 
 
-def _drop_one(y: torch.Tensor, mu: torch.Tensor, cost: torch.Tensor, screen: float,
-              max_iter: int, tol: float):
+def _drop_one(y: torch.Tensor, mu: torch.Tensor, cost: torch.Tensor, max_iter: int, tol: float,
+              stats: dict | None = None):
     """Cost with each target left out in turn, ``(K,)``, and the refits.
 
     The cost at unchanged frequencies is an upper bound (refitting can only
-    lower it). Targets whose bound is below ``screen`` are re-refined: a
-    spurious target next to a true one bends the true one's fit, so the bound
-    overstates how much the spurious one explains. Returns ``(rise, sub_mu,
-    sub_b, sub_cost)`` with ``sub_*`` filled (NaN-free) only for re-refined targets.
+    lower it). Targets within a resolution cell of another in every mode can
+    trade amplitude (even cancel each other), so their bound says nothing:
+    only those subsets are refitted (one batch), which bounds the work.
+    Returns ``(rise, sub_mu, sub_b, sub_cost, redo)``, ``redo`` the indices
+    refitted.
     """
     k = mu.shape[0]
     keep = ~torch.eye(k, dtype=torch.bool, device=mu.device)
@@ -222,21 +229,19 @@ def _drop_one(y: torch.Tensor, mu: torch.Tensor, cost: torch.Tensor, screen: flo
     sub_cost = bound.clone()
     sub_mu = subsets.clone()
     sub_b = torch.zeros(k, k - 1, dtype=y.dtype, device=y.device)
-    # targets within a resolution cell of another in every mode can trade
-    # amplitude (even cancel each other): their bound says nothing, refit them
     cells = torch.tensor([2.0 * math.pi / n for n in y.shape[-3:]], dtype=mu.dtype, device=mu.device)
     gap = (wrap(mu[:, None, :] - mu[None, :, :]).abs() / cells).amax(-1)
     gap = gap + torch.eye(k, dtype=gap.dtype, device=gap.device) * 1e9
-    crowded = (gap < 1.0).any(-1)
-    redo = torch.nonzero((bound - cost < screen) | crowded).reshape(-1)
+    redo = torch.nonzero((gap < 1.0).any(-1)).reshape(-1)
     if redo.numel():
-        m, bb, c = refine_mu(y, subsets[redo], max_iter=max_iter, tol=tol)
+        m, bb, c = refine_mu(y, subsets[redo], max_iter=max_iter, tol=tol, stats=stats)
         sub_mu[redo], sub_b[redo], sub_cost[redo] = m, bb, c
     return sub_cost - cost, sub_mu, sub_b, sub_cost, redo
 
 
 def refine(y: torch.Tensor, init: Estimate | torch.Tensor, n_targets: int | None = None,
-           max_iter: int = 50, tol: float = 1e-12, prune: bool | None = None) -> Estimate:
+           max_iter: int = 50, tol: float = 1e-12, prune: bool = True,
+           max_total_iter: int | None = None) -> Estimate:
     """Refine an estimate by joint variable-projection Levenberg-Marquardt.
 
     Parameters
@@ -246,68 +251,90 @@ def refine(y: torch.Tensor, init: Estimate | torch.Tensor, n_targets: int | None
     init : Estimate or torch.Tensor
         PLAIN's estimate (or ``(K, 3)`` frequencies).
     n_targets : int, optional
-        Wanted number of targets. If the initial estimate has fewer, targets
-        are split one at a time (a quarter cell apart, in each mode and for
-        each target; the lowest-cost split wins).
+        Largest wanted number of targets. If the initial estimate has fewer,
+        targets are split one at a time (a quarter cell apart, in each mode
+        and for each target; the lowest-cost split wins) as long as the data
+        support the extra target (its cost drop passes the BIC penalty below).
     max_iter, tol
         As in :func:`refine_mu`.
-    prune : bool, optional
-        Drop targets the joint model does not need (default: when
-        ``n_targets`` is None). PLAIN's fusion can add a false target to
-        explain the mismatch left by two merged candidates; once the joint fit
-        has moved the true ones, that target only fits noise. A target is
-        kept if leaving it out raises the cost by more than the BIC penalty of
-        its 5 real parameters, ``Delta cost / sigma^2 > 2.5 ln(2N)``, with
-        ``sigma^2`` the residual variance of the joint fit.
+    prune : bool
+        Drop targets the joint model does not need, also when ``n_targets``
+        is given: at low SNR the per-mode orders drop and PLAIN's fusion fills
+        the requested count with atoms that only fit noise; refining them
+        costs time and moves nothing true. A target is kept if leaving it out
+        raises the cost by more than the BIC penalty of its 5 real
+        parameters, ``Delta cost / sigma^2 > 2.5 ln(2N)``, with ``sigma^2`` the
+        residual variance of the joint fit.
+    max_total_iter : int, optional
+        Bound on the LM iterations of the whole call (every batch counts its
+        longest problem); default ``4 * max_iter``. Once spent, no further
+        split or prune round starts.
 
     Returns
     -------
     Estimate
         Refined ``mu`` and LS ``gains``; ``extra`` has the final cost, the
         initial cost, how many targets were added by splitting and how many
-        were pruned.
+        were pruned, and ``lm_iterations``.
     """
     mu0 = init.mu if isinstance(init, Estimate) else init
     mu0 = mu0.to(device=y.device, dtype=y.real.dtype)
     shape = tuple(y.shape[-3:])
+    budget = 4 * max_iter if max_total_iter is None else int(max_total_iter)
+    stats = {"lm_iterations": 0}
     if mu0.shape[0] == 0:
         return Estimate(mu=mu0, gains=torch.zeros(0, dtype=y.dtype, device=y.device),
-                        extra={"method": "plain+refine", "cost": float((y.abs() ** 2).sum())})
+                        extra={"method": "plain+refine", "cost": float((y.abs() ** 2).sum()),
+                               "lm_iterations": 0})
     inits = torch.stack(_separate_duplicates(mu0, shape))
-    mus, gains, costs = refine_mu(y, inits, max_iter=max_iter, tol=tol)
+    mus, gains, costs = refine_mu(y, inits, max_iter=max_iter, tol=tol, stats=stats)
     best = int(torch.argmin(costs))
     mu, b, cost = mus[best], gains[best], costs[best]
     cost0 = float(vp_cost(y, mu0))
+    n_entries = math.prod(shape)
+    penalty = 2.5 * math.log(2.0 * n_entries)
+
+    def residual_var(c, k):
+        return max(float(c) / max(n_entries - 5 * k, 1), torch.finfo(y.real.dtype).tiny)
+
     added = 0
-    while n_targets is not None and mu.shape[0] < n_targets:
+    while n_targets is not None and mu.shape[0] < n_targets and stats["lm_iterations"] < budget:
         cand = _split_inits(mu, shape, n_targets)
-        mus, gains, costs = refine_mu(y, cand, max_iter=max_iter, tol=tol)
+        mus, gains, costs = refine_mu(y, cand, max_iter=max_iter, tol=tol, stats=stats)
         best = int(torch.argmin(costs))
+        # a split the data do not support only fits noise: stop there
+        if float(cost - costs[best]) / residual_var(costs[best], mu.shape[0] + 1) <= penalty:
+            break
         mu, b, cost = mus[best], gains[best], costs[best]
         added += 1
     pruned = 0
-    if prune is None:
-        prune = n_targets is None
-    n_entries = math.prod(shape)
-    penalty = 2.5 * math.log(2.0 * n_entries)
-    while prune and mu.shape[0] > 1:
-        sigma2 = max(float(cost) / max(n_entries - 5 * mu.shape[0], 1), torch.finfo(y.real.dtype).tiny)
-        # a true target typically raises the cost by >> the penalty; only the
-        # doubtful ones are worth a refit without them
-        rise, sub_mu, sub_b, sub_cost, redo = _drop_one(y, mu, cost, 30.0 * penalty * sigma2,
-                                                        max_iter, tol)
+    while prune and mu.shape[0] > 1 and stats["lm_iterations"] < budget:
+        sigma2 = residual_var(cost, mu.shape[0])
+        rise, sub_mu, sub_b, sub_cost, redo = _drop_one(y, mu, cost, max_iter, tol, stats)
         rise = rise / sigma2
+        # the rise at unchanged frequencies bounds the refitted one from above:
+        # targets whose bound is below the penalty go at once, one refit after
+        weak = rise <= penalty
+        if bool(weak.any()) and not bool(weak.all()):
+            keep = ~weak
+            if redo.numel():
+                keep[redo] = True  # a re-refined crowded pair is judged on its refit below
+            if not bool(keep.all()):
+                pruned += int((~keep).sum())
+                m1, b1, c1 = refine_mu(y, mu[keep][None], max_iter=max_iter, tol=tol, stats=stats)
+                mu, b, cost = m1[0], b1[0], c1[0]
+                continue
         weakest = int(torch.argmin(rise))
         if float(rise[weakest]) > penalty:
             break
-        if not bool((redo == weakest).any()):
-            sub_mu[weakest], sub_b[weakest], sub_cost[weakest] = (
-                v[0] for v in refine_mu(y, sub_mu[weakest][None], max_iter=max_iter, tol=tol))
         mu, b, cost = sub_mu[weakest], sub_b[weakest], sub_cost[weakest]
+        if not bool((redo == weakest).any()):
+            m1, b1, c1 = refine_mu(y, mu[None], max_iter=max_iter, tol=tol, stats=stats)
+            mu, b, cost = m1[0], b1[0], c1[0]
         pruned += 1
     extra = dict(init.extra) if isinstance(init, Estimate) else {}
     extra.update({"method": "plain+refine", "cost": float(cost), "initial_cost": cost0,
-                  "split_added": added, "pruned": pruned})
+                  "split_added": added, "pruned": pruned, "lm_iterations": stats["lm_iterations"]})
     return Estimate(mu=mu, gains=b, extra=extra)
 
 
