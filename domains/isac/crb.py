@@ -23,7 +23,7 @@ import torch
 from domains.isac.physics import OFDMRadar
 from domains.isac.simulate import vandermonde
 
-__all__ = ["mode_grams", "fisher_information", "tie_matrix", "crb_mu", "crb_mu_tied",
+__all__ = ["mode_grams", "projected_normal_matrix", "fisher_information", "tie_matrix", "crb_mu", "crb_mu_tied",
            "crb_mu_plain_style", "crb_physical", "crb_single_target", "has_ties",
            "plugin_standard_errors"]
 
@@ -59,6 +59,50 @@ def _hadamard(grams, pick) -> torch.Tensor:
     return out
 
 
+def projected_normal_matrix(grams: list[dict], ss_inv: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``Re{ (Delta^H P_S^perp Delta) .* (1_{RxR} (x) b^* b^T) }`` from per-mode Gram pieces.
+
+    The one home of this matrix: it is the Fisher information of the
+    frequencies times ``sigma^2 / 2`` (:func:`fisher_information`) and the
+    Gauss-Newton normal matrix of the variable-projection refinement
+    (:mod:`domains.isac.refine`).
+
+    Parameters
+    ----------
+    grams : list of dict
+        Per mode, :func:`mode_grams` pieces ``aa, da, ad, dd`` ``(..., K, K)``.
+    ss_inv : torch.Tensor
+        ``(S^H S)^-1`` ``(..., K, K)`` (the caller decides how to invert).
+    b : torch.Tensor
+        ``(..., K)`` complex amplitudes.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., R K, R K)`` real; index ``r K + k`` is ``mu[k, r]``.
+    """
+    n_modes = len(grams)
+    ds = [_hadamard(grams, lambda q, r=r: "da" if q == r else "aa") for r in range(n_modes)]
+    bb = b.conj().unsqueeze(-1) * b.unsqueeze(-2)  # (b^* b^T)_{kl} = conj(b_k) b_l
+    rows = []
+    for r in range(n_modes):
+        row = []
+        for p in range(n_modes):
+            def pick(q, r=r, p=p):
+                if q == r and q == p:
+                    return "dd"
+                if q == r:
+                    return "da"
+                if q == p:
+                    return "ad"
+                return "aa"
+            # Delta_r^H P^perp Delta_p = Delta_r^H Delta_p - (Delta_r^H S)(S^H S)^-1 (S^H Delta_p)
+            m = _hadamard(grams, pick) - ds[r] @ ss_inv @ ds[p].conj().transpose(-1, -2)
+            row.append((m * bb).real)
+        rows.append(torch.cat(row, dim=-1))
+    return torch.cat(rows, dim=-2)
+
+
 def fisher_information(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: float) -> torch.Tensor:
     """Fisher information of the frequencies, amplitudes concentrated out.
 
@@ -83,30 +127,8 @@ def fisher_information(mu: torch.Tensor, gains: torch.Tensor, shape, sigma2: flo
     cdtype = torch.complex128 if real == torch.float64 else torch.complex64
     n_modes = mu.shape[-1]
     grams = [mode_grams(mu[..., r], shape[r], cdtype) for r in range(n_modes)]
-    ss = _hadamard(grams, lambda q: "aa")
-    ss_inv = torch.linalg.inv(ss)
-    # Delta_r^H S for every r: derivative column on the left
-    ds = [_hadamard(grams, lambda q, r=r: "da" if q == r else "aa") for r in range(n_modes)]
-    b = gains.to(cdtype)
-    bb = b.conj().unsqueeze(-1) * b.unsqueeze(-2)  # (b^* b^T)_{kl} = conj(b_k) b_l
-    rows = []
-    for r in range(n_modes):
-        row = []
-        for p in range(n_modes):
-            def pick(q, r=r, p=p):
-                if q == r and q == p:
-                    return "dd"
-                if q == r:
-                    return "da"
-                if q == p:
-                    return "ad"
-                return "aa"
-            dd = _hadamard(grams, pick)
-            # Delta_r^H P^perp Delta_p = Delta_r^H Delta_p - (Delta_r^H S)(S^H S)^-1 (S^H Delta_p)
-            m = dd - ds[r] @ ss_inv @ ds[p].conj().transpose(-1, -2)
-            row.append((m * bb).real)
-        rows.append(torch.cat(row, dim=-1))
-    f = torch.cat(rows, dim=-2)
+    ss_inv = torch.linalg.inv(_hadamard(grams, lambda q: "aa"))
+    f = projected_normal_matrix(grams, ss_inv, gains.to(cdtype))
     sigma2 = torch.as_tensor(sigma2, dtype=real, device=f.device)
     while sigma2.ndim and sigma2.ndim < f.ndim:
         sigma2 = sigma2[..., None]

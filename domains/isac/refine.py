@@ -31,6 +31,7 @@ import math
 import torch
 
 from domains.isac.atoms import residual_energy, steering
+from domains.isac.crb import projected_normal_matrix
 from domains.isac.phase import wrap
 from domains.isac.types import Estimate
 
@@ -77,23 +78,10 @@ def _lm_system(y, mu, energy):
     cost = energy - (z.conj() * b).sum(-1).real
     cost = torch.where(ok, cost, torch.full_like(cost, math.inf))
     ds = [_had(grams, lambda q, r=r: "da" if q == r else "aa") for r in range(3)]
-    k = mu.shape[-2]
     grad = torch.cat([(b.conj() * (zd[..., r, :] - (ds[r] @ b.unsqueeze(-1)).squeeze(-1))).real
                       for r in range(3)], dim=-1)
-    bb = b.conj().unsqueeze(-1) * b.unsqueeze(-2)
-    rows = []
-    for r in range(3):
-        row = []
-        for p in range(3):
-            def pick(q, r=r, p=p):
-                if q == r and q == p:
-                    return "dd"
-                return "da" if q == r else ("ad" if q == p else "aa")
-            m = _had(grams, pick) - ds[r] @ ss_inv @ ds[p].conj().transpose(-1, -2)
-            row.append((m * bb).real)
-        rows.append(torch.cat(row, dim=-1))
-    hess = torch.cat(rows, dim=-2)
-    assert hess.shape[-1] == 3 * k
+    # Re(D^H P^perp D): the Fisher matrix of crb.py up to 2 / sigma^2, one home
+    hess = projected_normal_matrix(grams, ss_inv, b)
     return cost, grad, hess, b
 
 

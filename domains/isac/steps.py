@@ -28,7 +28,6 @@ from domains.isac.plain.compress import check_factors, compress
 from domains.isac.plain.modal import estimate_order, mode_covariance
 from domains.isac.refine import plain_estimators
 from domains.isac.scenarios import get_scenario
-from domains.isac.simulate import noise_variance
 from shared.domain import DomainSpec
 from shared.errors import BadInput
 from shared.manifests import get_manifest, resolve_entry, sha256_file

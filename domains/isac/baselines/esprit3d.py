@@ -47,6 +47,7 @@ from torch import Tensor
 
 from domains.isac.atoms import solve_ls
 from domains.isac.baselines.common import check_tensor, ls_gains
+from domains.isac.plain.modal import estimate_order
 from domains.isac.types import Estimate
 from shared.errors import BadInput
 from shared.lowrank.svd import svd
@@ -126,6 +127,10 @@ def smoothed_matrix(Y: Tensor, subarray: Sequence[int], fba: bool = True) -> Ten
 def mdl_order(eigvals: Tensor, n_snapshots: int) -> int:
     """Model order by the MDL criterion (Wax & Kailath, 1985).
 
+    One home with PLAIN's per-mode orders:
+    :func:`domains.isac.plain.modal.estimate_order` (criterion ``"mdl"``,
+    orders ``1 .. M-1``, capped at the numerical rank of noiseless data).
+
     Parameters
     ----------
     eigvals : Tensor (M,), real, descending
@@ -135,23 +140,8 @@ def mdl_order(eigvals: Tensor, n_snapshots: int) -> int:
     Returns
     -------
     int
-        ``argmin_k  N_s (M - k) log(a_k / g_k) + k (2M - k) log(N_s) / 2`` over
-        ``k = 0 .. M-1``, with a_k, g_k the arithmetic and geometric means of
-        the M - k smallest eigenvalues.
     """
-    M = eigvals.shape[0]
-    # round-off floor: below it eigenvalues are zeros of exact (noiseless) data,
-    # and flooring them makes their arithmetic and geometric means agree
-    floor = eigvals.amax() * M * torch.finfo(eigvals.dtype).eps
-    lam = eigvals.clamp_min(floor)
-    k = torch.arange(M, device=lam.device, dtype=lam.dtype)
-    # tail sums over i >= k via reversed cumulative sums
-    tail_sum = lam.flip(0).cumsum(0).flip(0)
-    tail_log = lam.log().flip(0).cumsum(0).flip(0)
-    m_k = M - k
-    log_ratio = torch.log(tail_sum / m_k) - tail_log / m_k
-    mdl = n_snapshots * m_k * log_ratio + 0.5 * k * (2 * M - k) * math.log(n_snapshots)
-    return int(torch.argmin(mdl))
+    return int(estimate_order(eigvals.clamp_min(0), n_snapshots, "mdl"))
 
 
 def esprit3d(Y: Tensor, n_targets: int | None, subarray: Sequence[int] | None = None,
