@@ -15,7 +15,7 @@ _NAMES = {"lstm_cnn": "LSTM-CNN", "cnn": "CNN", "csp_lda": "CSP+LDA", "ts_lr": "
 
 
 def embeddings_figure(h5, task: str, path: Path) -> Path:
-    """The screen's test-fold embeddings (each trial placed by the UMAP of its training fold)."""
+    """Fold 0 of the screen: UMAP fitted on its training trials (dots), test trials placed by ``transform`` (rings)."""
     pids = [p for p in h5["screen"] if task in h5["screen"][p]]
     n = len(pids)
     cols = min(4, n)
@@ -23,17 +23,20 @@ def embeddings_figure(h5, task: str, path: Path) -> Path:
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, pid in zip(axes.flat, pids):
-        e = h5[f"screen/{pid}/{task}/embedding"][()]
+        g0 = h5[f"screen/{pid}/{task}/fold0"]
         y = h5[f"epochs/{pid}/{task}/y"][()]
-        for c, (col, name) in enumerate(zip(("tab:blue", "tab:red"), _LABELS[task])):
-            ax.scatter(e[y == c, 0], e[y == c, 1] if e.shape[1] > 1 else np.zeros((y == c).sum()), s=10, c=col,
-                       label=name, alpha=0.8)
+        for part, style in (("train", dict(s=10, alpha=0.7)), ("test", dict(s=40, facecolors="none"))):
+            e, yy = g0[f"{part}_embedding"][()], y[g0[part][()]]
+            e2 = e[:, 1] if e.shape[1] > 1 else np.zeros(len(e))
+            for c, (col, name) in enumerate(zip(("tab:blue", "tab:red"), _LABELS[task])):
+                kw = dict(edgecolors=col) if part == "test" else dict(c=col)
+                ax.scatter(e[yy == c, 0], e2[yy == c], label=f"{name} ({part})", **kw, **style)
         g = h5[f"epochs/{pid}"].attrs.get("gain")
         ax.set_title(f"{pid}" + (f" (gain {g:.2f})" if g is not None else ""), fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"screen embeddings, test folds ({task})", fontsize=10)
+    fig.suptitle(f"screen embedding of fold 0 ({task}): training trials (dots), test trials (rings)", fontsize=10)
     return save(fig, path)
 
 

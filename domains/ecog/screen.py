@@ -94,7 +94,9 @@ def screen_cv(env: np.ndarray, y: np.ndarray, folds: np.ndarray, *, method: str 
     -------
     dict
         ``score`` (out-of-fold KNN accuracy), ``pred`` ``(trials,)``, ``embedding``
-        ``(trials, n_components)`` (test trials placed by fold), ``uses`` (audited).
+        ``(trials, n_components)`` (each trial placed by its fold's embedding; the
+        folds' coordinate frames differ), ``fold0`` (fold 0's training and test
+        indices and embeddings), ``uses`` (audited).
     """
     F = screen_features(env, time_bins)
     pred = np.zeros(len(y), np.int64)
@@ -108,4 +110,6 @@ def screen_cv(env: np.ndarray, y: np.ndarray, folds: np.ndarray, *, method: str 
         knn = KNeighborsClassifier(n_neighbors=min(knn_k, len(train))).fit(e_tr, y[train])
         pred[test] = knn.predict(e_te)
         emb[test] = e_te
-    return {"score": float((pred == y).mean()), "pred": pred, "embedding": emb, "uses": uses}
+        if k == 0:  # one fold's embedding in one coordinate frame, for the figure
+            fold0 = {"train": train, "train_embedding": e_tr, "test": test, "test_embedding": e_te}
+    return {"score": float((pred == y).mean()), "pred": pred, "embedding": emb, "fold0": fold0, "uses": uses}

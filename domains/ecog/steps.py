@@ -154,6 +154,9 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
                 write_array(h5, f"screen/{pid}/{task}/embedding", r["screen"]["embedding"],
                             unit="embedding (a.u.)", method=rcfg.screen)
                 write_array(h5, f"screen/{pid}/{task}/pred", r["screen"]["pred"], unit="class")
+                for key, v in r["screen"]["fold0"].items():
+                    write_array(h5, f"screen/{pid}/{task}/fold0/{key}", v,
+                                unit="trial index" if key in ("train", "test") else "embedding (a.u.)")
                 out.setdefault(task, {})[pid] = {
                     "screen_score": r["screen"]["score"], "screen_seconds": r["screen_seconds"],
                     "pca_components": r["pca_components"], "tucker_ranks": r["tucker_ranks"],
