@@ -21,9 +21,14 @@ Solvers
     after every product) followed by the SVD of the small projection
     (Alg. 5.1).  For ``rank + oversample`` well below ``min(m, n)``.
 
-``auto`` picks a solver from the crossovers measured on a 2-core CPU
-(``bench/lowrank.py --crossover``, recorded in ``docs/benchmarks.md``); see
-:func:`choose_method`.
+``auto`` picks a solver per device (:func:`choose_method`): on the CPU by a
+fixed cost model fitted to crossovers measured on a 2-core CPU
+(``bench/lowrank.py --crossover``, recorded in ``docs/benchmarks.md``), so the
+choice, and hence the result, never depends on the machine's load; on any
+other device (CUDA) the model's one device-dependent constant, the cost of the
+randomized passes relative to gram's GEMM + eigh, is calibrated by timing both
+solvers on a probe matrix at the first ``auto`` call on that device, and
+cached for the process (:func:`randomized_penalty`).
 
 References
 ----------
@@ -35,6 +40,7 @@ SIAM Review 53(2):217-288, 2011.
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 
@@ -61,43 +67,91 @@ METHODS = ("auto", "full", "gram", "randomized")
 # max(l, 50): a skinny product A @ Omega is bound by reading A, not by flops,
 # so each of the 2q + 2 passes costs at least ~50 multiply-adds per entry of A.
 # On the 30 cells of that table it picks the fastest solver 23 times and is
-# at most 1.5x off otherwise (the misses are mostly under 0.1 s).  `full` is kept for
-# near-square matrices (L < 2 s) when more than half of the singular values
-# are requested: there it is as fast as gram and more precise.
+# at most 1.5x off otherwise (the misses are mostly under 0.1 s).  `full` is kept
+# when more than half of the singular values are requested and the matrix is
+# not very wide or tall (L < 8 s): gram's last step, an SVD of the k x L
+# projection, then costs nearly as much as the full SVD (re-measured
+# 2026-12-01 under load 6-7, min of 3 interleaved calls, full / gram:
+# 2000 x 300 k=250 0.16 / 0.36 s, 1200 x 400 k=300 0.18 / 0.36 s; while
+# 256 x 20000 k=200 is 2.0 / 1.1 s, so very wide matrices stay with gram).
 RANDOMIZED_MIN_SIZE = 200
 FULL_RANK_FRACTION = 0.5
-GRAM_MIN_ASPECT = 2.0
-RANDOMIZED_PENALTY = 1.3
+FULL_MAX_ASPECT = 8.0
+RANDOMIZED_PENALTY = 1.3  # the CPU's; other devices are calibrated, see randomized_penalty
 MEMORY_BOUND_WIDTH = 50
+#: Probe of the calibration on a non-CPU device: (m, n, k), float32.
+CALIBRATION_PROBE = (2048, 8192, 32)
+_penalties: dict[str, float] = {}
+_penalty_lock = threading.Lock()
 
 
 def _cost_gram(s: int, L: int, k: int) -> float:
     return float(s) * s * L + 5.0 * s**3 + float(k) * s * L + 2.0 * k * k * L
 
 
-def _cost_randomized(s: int, L: int, k: int, p: int, q: int) -> float:
+def _cost_randomized(s: int, L: int, k: int, p: int, q: int, penalty: float = RANDOMIZED_PENALTY) -> float:
     ell = k + p
     passes = (2 * q + 2) * float(s) * L * max(ell, MEMORY_BOUND_WIDTH)
-    return RANDOMIZED_PENALTY * (passes + 2.0 * (2 * q + 1) * (s + L) * ell**2 + 4.0 * ell**2 * L)
+    return penalty * (passes + 2.0 * (2 * q + 1) * (s + L) * ell**2 + 4.0 * ell**2 * L)
 
 
-def choose_method(m: int, n: int, rank: int, oversample: int = 10, power_iters: int = 2) -> str:
-    """Solver that ``method="auto"`` uses for an ``m x n`` matrix truncated to ``rank``.
+def _device_key(device) -> str:
+    d = torch.device(device if device is not None else "cpu")
+    if d.type == "cuda" and d.index is None:
+        d = torch.device("cuda", torch.cuda.current_device())
+    return str(d)
 
-    1. ``full`` for near-square matrices (``max < 2 min``) when more than half
-       of the singular values are kept;
+
+def calibrate_penalty(device, probe: tuple[int, int, int] = CALIBRATION_PROBE, repeats: int = 3) -> float:
+    """Measure the randomized solver's cost factor on ``device``.
+
+    Times gram and randomized (``p=10, q=2``) on a random float32 ``probe``
+    matrix (medians of ``repeats`` calls after a warm-up, device synchronised,
+    :func:`shared.timing.measure`) and returns the penalty that makes the cost
+    model's ratio equal the measured one.
+    """
+    from shared.timing import measure
+
+    m, n, k = probe
+    dev = torch.device(device)
+    A = randn((m, n), dtype=torch.float32, device=dev, generator=make_generator(0))
+    tg, _ = measure(lambda: _svd_gram(A, k), repeats=repeats, device=dev)
+    tr, _ = measure(lambda: _svd_randomized(A, k, 10, 2, make_generator(0)), repeats=repeats, device=dev)
+    s, L = min(m, n), max(m, n)
+    return (tr.median_s / tg.median_s) * _cost_gram(s, L, k) / _cost_randomized(s, L, k, 10, 2, penalty=1.0)
+
+
+def randomized_penalty(device=None) -> float:
+    """The randomized solver's cost factor on ``device`` (CPU: fixed; others: calibrated once)."""
+    key = _device_key(device)
+    if key == "cpu":
+        return RANDOMIZED_PENALTY
+    with _penalty_lock:
+        if key not in _penalties:
+            _penalties[key] = calibrate_penalty(key)
+        return _penalties[key]
+
+
+def choose_method(m: int, n: int, rank: int, oversample: int = 10, power_iters: int = 2,
+                  device=None) -> str:
+    """Solver that ``method="auto"`` uses for an ``m x n`` matrix truncated to ``rank`` on ``device``.
+
+    1. ``full`` when more than half of the singular values are kept and the
+       matrix is not very wide or tall (``max < 8 min``);
     2. otherwise ``randomized`` when ``min(m, n) >= 200``, the sketch is
        smaller than the matrix and its modelled cost is below gram's (see the
-       calibration in this module's header);
+       fit in this module's header; on a device other than the CPU the
+       randomized cost factor is :func:`randomized_penalty`'s calibration);
     3. otherwise ``gram``.
     """
     s, L = min(m, n), max(m, n)
-    if L < GRAM_MIN_ASPECT * s and rank > FULL_RANK_FRACTION * s:
+    if L < FULL_MAX_ASPECT * s and rank > FULL_RANK_FRACTION * s:
         return "full"
     if (
         s >= RANDOMIZED_MIN_SIZE
         and rank + oversample < s
-        and _cost_randomized(s, L, rank, oversample, power_iters) < _cost_gram(s, L, rank)
+        and _cost_randomized(s, L, rank, oversample, power_iters, randomized_penalty(device))
+        < _cost_gram(s, L, rank)
     ):
         return "randomized"
     return "gram"
@@ -163,7 +217,7 @@ def svd(
     if oversample < 0 or power_iters < 0:
         raise BadInput("oversample", "oversample and power_iters must be non-negative")
     if method == "auto":
-        method = choose_method(m, n, k, oversample, power_iters)
+        method = choose_method(m, n, k, oversample, power_iters, device=A.device)
     if method == "randomized" and k + oversample >= min(m, n):
         # The sketch would span the whole space: the exact solver is cheaper.
         method = "full"

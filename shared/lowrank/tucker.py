@@ -215,7 +215,7 @@ def _mode_factor(X: torch.Tensor, n: int, cap: int | None, energy, method: str, 
             method = "gram" if size <= other else "full"
         else:
             r0 = size if cap is None else cap
-            method = choose_method(size, other, r0)
+            method = choose_method(size, other, r0, device=X.device)
     if method == "randomized" and energy is not None:
         raise BadInput("method", "energy-based ranks need the whole spectrum: use method 'auto', 'gram' or 'full'")
     if method == "gram" and size <= other:

@@ -156,3 +156,63 @@ def test_svdvals_resolves_an_exact_rank_below_the_gram_floor(dtype):
     assert torch.all(s[:-1] >= s[1:])
     # beyond the rank the values are at round-off (~eps), far below sqrt(eps) ~ 1e-8
     assert float(s[4] / s[0]) < 1e-13 < float(s[3] / s[0])
+
+
+# (m, n, k, solvers timed) with a clear winner on the 2-core CPU (2x or more, min of
+# interleaved calls, 2026-12-01 under load 6): full when most singular values are kept
+# (square and tall), gram for a very wide matrix, randomized for a few of a large square
+# one (where full, slower than gram for k << min(m, n) by a wide margin, is not timed).
+AUTO_CASES = [(200, 200, 170, ("full", "gram", "randomized")),
+              (1200, 200, 170, ("full", "gram", "randomized")),
+              (100, 20000, 20, ("full", "gram")),
+              (1200, 1200, 8, ("gram", "randomized"))]
+
+
+@pytest.mark.parametrize("m, n, k, methods", AUTO_CASES)
+def test_auto_picks_the_fastest_solver_on_this_cpu(m, n, k, methods):
+    """Each solver timed here, interleaved so load hits all alike (min of 3 after a warm-up).
+
+    auto's pick must be within 1.5x of the fastest; each wrong pick is 2x or more off.
+    """
+    import time
+
+    A = torch.randn(m, n, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    best = {x: float("inf") for x in methods}
+    for rep in range(4):  # the first round is the warm-up
+        for x in methods:
+            t0 = time.perf_counter()
+            svd(A, k, method=x, seed=0)
+            if rep:
+                best[x] = min(best[x], time.perf_counter() - t0)
+    pick = choose_method(m, n, k, device=A.device)
+    fastest = min(best, key=best.get)
+    assert pick in methods and best[pick] / best[fastest] < 1.5, (pick, best)
+
+
+def test_auto_is_device_aware(monkeypatch):
+    """On a non-CPU device the randomized cost factor comes from that device's calibration."""
+    import importlib
+
+    svd_mod = importlib.import_module("shared.lowrank.svd")
+
+    assert svd_mod.randomized_penalty("cpu") == svd_mod.RANDOMIZED_PENALTY
+    calls = []
+
+    def fake_calibration(key, *a, **k):
+        calls.append(key)
+        return 1e-3  # a device where the randomized passes are nearly free
+
+    monkeypatch.setattr(svd_mod, "_penalties", {})
+    monkeypatch.setattr(svd_mod, "calibrate_penalty", fake_calibration)
+    monkeypatch.setattr(svd_mod, "_device_key", lambda d: str(torch.device(d if d is not None else "cpu")))
+    assert choose_method(256, 65536, 5, device="cpu") == "gram"
+    assert choose_method(256, 65536, 5, device="cuda:0") == "randomized"
+    assert choose_method(300, 50000, 5, device="cuda:0") == "randomized"
+    assert calls == ["cuda:0"]  # calibrated once, then cached
+
+
+def test_calibration_measures_a_positive_factor():
+    from shared.lowrank.svd import calibrate_penalty
+
+    p = calibrate_penalty("cpu", probe=(256, 1024, 8), repeats=1)
+    assert 0 < p < 1e3
