@@ -29,7 +29,9 @@ class Entry:
 REGISTRY: dict[str, Entry] = {
     "lowrank": Entry("lowrank", "domains.lowrank:SPEC", "pipelines.lowrank:lowrank_flow"),
     "isac": Entry("isac", "domains.isac.steps:SPEC", "pipelines.isac:isac_flow"),
+    "mri": Entry("mri", "domains.mri.steps:SPEC", "pipelines.mri:mri_flow"),
     "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow"),
+    "geo": Entry("geo", "domains.geo.steps:SPEC", "pipelines.geo:geo_flow"),
 }
 
 

@@ -1,0 +1,88 @@
+"""Training loop shared by the operator, the VarNet baseline and the adaptation runs.
+
+Loss: ``(1 - SSIM) + L1`` on magnitude images normalised by each target's
+maximum (MONAI's ``SSIMLoss`` with fastMRI's 7x7 uniform window). Adam,
+constant learning rate; every model gets the same steps, batch size and
+data stream (same generator seed), which is what "equal training budget" means.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from domains.mri.data import Batch, training_batch
+from shared.progress import progress
+
+
+@dataclass
+class History:
+    loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: int = 0
+
+
+def make_loss(device) -> nn.Module:
+    from monai.losses import SSIMLoss
+
+    return SSIMLoss(spatial_dims=2, data_range=1.0, kernel_type="uniform", win_size=7).to(device)
+
+
+def loss_fn(ssim_loss: nn.Module, pred: Tensor, target: Tensor) -> Tensor:
+    """``(1 - SSIM) + L1`` of ``(B, H, W)`` magnitudes, each normalised by its target's maximum."""
+    peak = target.flatten(1).amax(1).clamp_min(1e-8)[:, None, None]
+    p, t = (pred / peak).unsqueeze(1), (target / peak).unsqueeze(1)
+    return ssim_loss(p, t) + (p - t).abs().mean()
+
+
+def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch: int, lr: float,
+          families: list[str], accelerations: list[float], seed: int, device, augment: bool = True,
+          mask_seeds: int = 8, params=None, desc: str = "train") -> History:
+    """Train ``model(y, mask, sens) -> |x|`` on slices of one volume.
+
+    Parameters
+    ----------
+    model : nn.Module
+    kspace : Tensor (S, C, H, W) complex
+        Fully sampled training k-space (CPU; batches move to ``device``).
+    target : Tensor (S, H, W)
+    steps, batch : int
+    lr : float
+    families, accelerations : list
+        Each sample draws one family and one acceleration (multi-pattern training).
+    seed : int
+        Seeds the data stream; equal seeds give two models identical batches.
+    params : iterable of Parameters, optional
+        What to optimise (default: the trainable parameters of ``model``).
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    model.to(device).train()
+    ssim_loss = make_loss(device)
+    params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    hist = History()
+    t0 = time.perf_counter()
+    for _ in progress(range(steps), desc=desc, total=steps, unit="step"):
+        b: Batch = training_batch(kspace, target, batch, families, accelerations, gen, mask_seeds=mask_seeds,
+                                  do_augment=augment).to(device)
+        pred = model(b.y, b.mask, b.sens)
+        loss = loss_fn(ssim_loss, pred, b.target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        hist.loss.append(float(loss.detach()))
+    hist.seconds = time.perf_counter() - t0
+    hist.steps = steps
+    model.eval()
+    return hist
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, b: Batch, chunk: int = 16) -> Tensor:
+    """``|x|`` (B, H, W) in the batch's scaled units, in chunks of ``chunk`` slices."""
+    model.eval()
+    outs = [model(b.y[i:i + chunk], b.mask[i:i + chunk], b.sens[i:i + chunk]) for i in range(0, b.y.shape[0], chunk)]
+    return torch.cat(outs)

@@ -1,0 +1,31 @@
+"""Fixtures for the MRI tests: one torch thread, one quick run shared by the flow tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small convolutions and FFTs: on the shared 2-core machine a second thread only adds contention."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """The quick profile end to end without Prefect (about a minute on 2 cores)."""
+    from domains.mri.steps import SPEC
+    from pipelines.flowkit import call_directly, execute
+
+    out = tmp_path_factory.mktemp("mri-quick")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_dir, ev = execute(SPEC, call_directly, profile="quick", out=str(out), device="cpu", seed=0)
+    finally:
+        torch.set_num_threads(n)
+    return run_dir, ev

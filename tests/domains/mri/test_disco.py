@@ -1,0 +1,72 @@
+"""DISCO layers: resolution consistency, shapes, FLoRA on DISCO, the operator model (issue 11, tests)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from domains.mri.adapt import flora_model
+from domains.mri.disco import DiscoConv2d
+from domains.mri.model import NOVarNet
+from domains.mri.udno import UDNO
+
+
+def _smooth(n: int) -> torch.Tensor:
+    t = (torch.arange(n) + 0.5) / n * 2 - 1
+    y, x = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([torch.sin(2 * x) + torch.cos(3 * y), x * y])[None]
+
+
+def test_operator_layer_is_consistent_across_two_resolutions():
+    """A smooth field at 64 and 128 px: the 128 output averaged to 64 matches the 64 output (interior)."""
+    torch.manual_seed(0)
+    layer = DiscoConv2d(2, 8, radius=0.05, ref_size=64)
+    a = layer(_smooth(64))
+    layer.resolution = 2.0
+    b = F.avg_pool2d(layer(_smooth(128)), 2)
+    i = slice(4, -4)
+    rel = (b - a)[..., i, i].norm() / a[..., i, i].norm()
+    assert rel < 0.03
+    # the same weights, a different local grid: the kernel support grows with resolution
+    assert layer.basis("cpu", torch.float32).shape[-1] > 3
+
+
+def test_weights_do_not_depend_on_the_grid_and_state_dicts_transfer():
+    a = DiscoConv2d(3, 5, radius=0.05, ref_size=64)
+    assert a.weight.shape == (5, 3, 9)
+    b = DiscoConv2d(3, 5, radius=0.05, ref_size=64)
+    b.load_state_dict(a.state_dict())
+    b.resolution = 2.0
+    assert b(torch.randn(1, 3, 128, 96)).shape == (1, 5, 128, 96)
+
+
+def test_udno_takes_any_size():
+    net = UDNO(2, 2, chans=4, pools=2)
+    assert net(torch.randn(2, 2, 37, 50)).shape == (2, 2, 37, 50)
+
+
+def test_flora_on_disco_layers_starts_as_the_identity_and_trains_few_parameters():
+    torch.manual_seed(0)
+    model = NOVarNet(cascades=2, chans=8, pools=2)
+    fl, n_train, n_total = flora_model(model, rank=2, scale=2.0)
+    assert 0 < n_train <= 0.05 * n_total
+    y = torch.randn(1, 3, 32, 32, dtype=torch.complex64)
+    sens = torch.randn(1, 3, 32, 32, dtype=torch.complex64) / 3
+    mask = torch.ones(1, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(y, mask, sens), fl(y, mask, sens), atol=1e-5)
+    trainable = [n for n, p in fl.named_parameters() if p.requires_grad]
+    assert trainable and all(("core" in n or "factors" in n) for n in trainable)
+
+
+def test_operator_output_shape_and_grid_change():
+    torch.manual_seed(0)
+    m = NOVarNet(cascades=1, chans=4, pools=1, kno_chans=4, kno_pools=1).eval()
+    y = torch.randn(2, 3, 32, 32, dtype=torch.complex64)
+    s = torch.randn(2, 3, 32, 32, dtype=torch.complex64) / 3
+    with torch.no_grad():
+        out = m(y, torch.ones(1, 1, 32, 32), s)
+        m.set_grid(2.0, 1.0)
+        out2 = m(torch.randn(1, 3, 64, 64, dtype=torch.complex64), torch.ones(1, 1, 64, 64),
+                 torch.randn(1, 3, 64, 64, dtype=torch.complex64))
+    assert out.shape == (2, 32, 32) and out.dtype == torch.float32 and out2.shape == (1, 64, 64)

@@ -1,0 +1,93 @@
+"""FFT, SENSE and TV operators: adjointness, unitarity, coil maps (issue 11, tests)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from domains.mri.cs import div, grad, tv_recon
+from domains.mri.embedded import coil_maps
+from domains.mri.fft import crop_kspace, fft2c, ifft2c, rss
+from domains.mri.masks import make_mask
+from domains.mri.operators import (acs_region, estimate_sensitivities, sense_adjoint, sense_forward,
+                                   sense_normal, zero_filled)
+
+
+def _inner(a, b):
+    return torch.sum(a * b.conj())
+
+
+def _c(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.complex128)
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (2, 5, 12, 10)])  # leading batch/coil/slice dims
+def test_fft_is_unitary_and_inverse(shape):
+    x = _c(*shape)
+    k = fft2c(x)
+    assert torch.allclose(ifft2c(k), x, atol=1e-12)
+    assert torch.allclose(k.norm(), x.norm(), rtol=1e-12)
+    y = _c(*shape, seed=1)
+    assert torch.allclose(_inner(fft2c(x), y), _inner(x, ifft2c(y)), rtol=1e-10)
+    # centred: a constant image puts all of its energy at (H // 2, W // 2)
+    one = torch.ones(*shape[-2:], dtype=torch.complex128)
+    kk = fft2c(one)
+    assert kk.abs().argmax() == (shape[-2] // 2) * shape[-1] + shape[-1] // 2
+
+
+@pytest.mark.parametrize("family", ["random", "poisson_2d"])
+def test_sense_adjointness(family):
+    """<A x, y> = <x, A^H y> for the masked multi-coil operator, with slice and batch dims."""
+    B, C, H, W = 2, 4, 24, 20
+    sens = _c(B, C, H, W, seed=2)
+    mask = make_mask(family, (H, W), 4, seed=3).double()
+    x, y = _c(B, H, W, seed=4), _c(B, C, H, W, seed=5)
+    lhs = _inner(sense_forward(x, sens, mask), y)
+    rhs = _inner(x, sense_adjoint(y, sens, mask))
+    assert torch.allclose(lhs, rhs, rtol=1e-10)
+    assert torch.allclose(sense_normal(x, sens, mask), sense_adjoint(sense_forward(x, sens, mask), sens, mask))
+
+
+def test_tv_gradient_adjoint():
+    x, q = _c(3, 9, 11), _c(3, 2, 9, 11, seed=1)
+    assert torch.allclose(_inner(grad(x), q), -_inner(x, div(q)), rtol=1e-10)
+
+
+def test_acs_region_and_sensitivities_recover_simulated_maps():
+    H = W = 48
+    true = coil_maps(6, (H, W)).to(torch.complex128)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, H), torch.linspace(-1, 1, W), indexing="ij")
+    img = ((yy ** 2 + xx ** 2) < 0.6).double() * (1 + 0.3 * yy)
+    k = fft2c(true * img)
+    for fam in ("equispaced", "gaussian_2d"):
+        m = make_mask(fam, (H, W), 4, seed=0)
+        acs = acs_region(m)
+        assert bool(m[acs.bool()].all()) and acs.sum() >= 9  # the region is fully sampled
+        est = estimate_sensitivities(k * m, m)
+        inside = img > 0
+        # maps agree up to one global phase per pixel: |<S_est, S_true>_coils| ~ 1 inside the object
+        corr = (est.conj() * true).sum(0).abs()
+        assert corr[inside].mean() > 0.95
+        assert torch.allclose(rss(est)[inside], torch.ones(()).double(), atol=1e-3)
+
+
+def test_crop_kspace_keeps_intensity_and_zero_filled_is_rss():
+    x = torch.ones(2, 32, 32, dtype=torch.complex128)
+    low = ifft2c(crop_kspace(fft2c(x), (16, 16)))
+    assert torch.allclose(low.abs(), torch.ones(()).double(), atol=1e-10)
+    k = _c(3, 16, 16)
+    assert torch.allclose(zero_filled(k), rss(ifft2c(k), dim=-3))
+
+
+def test_tv_recon_beats_zero_filled_on_a_piecewise_constant_phantom():
+    H = W = 32
+    sens = coil_maps(4, (H, W)).to(torch.complex64)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, H), torch.linspace(-1, 1, W), indexing="ij")
+    img = (((yy ** 2 + xx ** 2) < 0.7).float() + ((yy - 0.2) ** 2 + xx ** 2 < 0.1).float()).to(torch.complex64)
+    m = make_mask("poisson_2d", (H, W), 4, seed=0).float()
+    y = sense_forward(img, sens, m)[None]
+    rec = tv_recon(y, sens[None], m[None, None], lam=0.01, iterations=150)[0]
+    zf = zero_filled(y)[0]
+    err = lambda r: float((r - img.abs()).norm() / img.abs().norm())  # noqa: E731
+    assert err(rec) < 0.5 * err(zf)
