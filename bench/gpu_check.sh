@@ -10,3 +10,4 @@ $PY -m pytest -q -p no:cacheprovider -m cuda tests
 $PY bench/lowrank.py --device cuda --cases a,c
 $PY bench/lowrank.py --device cuda --cases b
 $PY bench/isac.py --device cuda --dtype complex64 --quick --parts runtime
+$PY bench/ecog.py --quick --device cuda   # ecog: LSTM-CNN/CNN folds and transfer on the GPU (~2 min)
