@@ -187,3 +187,22 @@ def test_range_doppler_map_peaks_at_the_target():
     assert abs(out["range_m"][i].item() - rng) <= cell_r
     assert abs(out["velocity_mps"][j].item() - vel) <= cell_v
     assert torch.all(out["range_m"].diff() > 0) and torch.all(out["mu_doppler"].diff() > 0)
+
+
+def test_snr_threshold_is_the_lowest_snr_from_which_on_a_method_works():
+    from domains.isac.evaluate import snr_threshold
+
+    crb = [[1.0, 1.0, 1.0]] * 5
+    res = {"snr_db": [-10.0, -5.0, 0.0, 5.0, 10.0], "crb": {"rmse_mu": crb},
+           "methods": {
+               # -10 fails on P, -5 passes: threshold -5
+               "a": {"p_success": [0.5, 0.95, 1.0, 1.0, 1.0], "n_success": [5, 9, 10, 10, 10],
+                     "rmse_mu": [[1.0] * 3, [1.9] * 3, [1.0] * 3, [1.0] * 3, [1.0] * 3]},
+               # passes at -10 but fails 2x the CRB at 0 dB: threshold 5
+               "b": {"p_success": [1.0] * 5, "n_success": [10] * 5,
+                     "rmse_mu": [[1.0] * 3, [1.0] * 3, [1.0, 2.5, 1.0], [1.0] * 3, [1.0] * 3]},
+               "c": {"p_success": [1.0] * 5, "n_success": [10] * 5,
+                     "rmse_mu": [[1.0] * 3] * 4 + [[3.0] * 3]}}}
+    assert snr_threshold(res, "a") == -5.0
+    assert snr_threshold(res, "b") == 5.0
+    assert snr_threshold(res, "c") == math.inf
