@@ -29,3 +29,21 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test, restored after.
+
+    Many tiny ops (an optimiser loop) on 2 threads of a loaded 2-core machine
+    spend most of their time in OpenMP barriers (measured 25x slower); a test
+    may set this for its own process, library code never does.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)

@@ -145,17 +145,66 @@ def test_svfit_trains_top_singular_values():
     assert torch.allclose(S_new, expected, atol=1e-10)
 
 
-def test_lora_scaling_and_training_step_changes_output():
+def _train(ad: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 200, lr: float = 0.05) -> float:
+    # every parameter goes to the optimizer: the frozen base must stay put by itself
+    opt = torch.optim.Adam(ad.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (ad(x) - y).square().mean()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def test_lora_learns_a_low_rank_change_with_the_base_frozen(one_thread):
+    """Known answer: targets from W + dW* with rank(dW*) = 2; a rank-2 LoRA recovers dW*."""
     torch.manual_seed(0)
-    lin = nn.Linear(5, 4)
+    lin = nn.Linear(8, 6).double()
+    W0, b0 = lin.weight.detach().clone(), lin.bias.detach().clone()
+    dW_true = 0.5 * torch.randn(6, 2, dtype=torch.float64) @ torch.randn(2, 8, dtype=torch.float64)
+    x = torch.randn(64, 8, dtype=torch.float64)
+    y = x @ (W0 + dW_true).T + b0
     ad = LoRA(lin, 2, alpha=8)
     assert ad.scaling == 4.0
-    opt = torch.optim.SGD([p for p in ad.parameters() if p.requires_grad], lr=0.1)
-    x = torch.randn(3, 5)
-    before = ad(x).detach()
-    ad(x).sum().backward()
-    opt.step()
-    assert not torch.allclose(ad(x), before)
+    with torch.no_grad():
+        loss0 = float((ad(x) - y).square().mean())
+    loss = _train(ad, x, y)
+    assert loss < 1e-6 * loss0
+    assert torch.equal(lin.weight, W0) and torch.equal(lin.bias, b0)  # frozen: bit for bit
+    dW = ad.delta_weight().detach()
+    assert torch.linalg.matrix_rank(dW).item() == 2
+    assert torch.allclose(dW, dW_true, atol=1e-3)
+    unmerged = ad(x).detach()
+    ad.merge()
+    assert torch.allclose(lin.weight, W0 + dW, atol=1e-12)
+    assert torch.allclose(ad(x), unmerged, atol=1e-10)
+    ad.unmerge()
+    assert torch.allclose(lin.weight, W0, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer", ["linear", "conv2d_groups", "conv3d"])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_trained_adapter_has_its_rank_and_a_frozen_base(one_thread, layer, kind):
+    """After training on a random target: rank(dW) is the adapter's rank, the base is untouched."""
+    rank = 2
+    base, ad, x = make(layer, kind, rank=rank)
+    frozen = {k: v.clone() for k, v in base.state_dict().items()}
+    y = torch.randn_like(base(x))
+    _train(ad, x, y, steps=25)
+    assert all(torch.equal(base.state_dict()[k], v) for k, v in frozen.items())
+    dW = ad.delta_weight().detach()
+    out = dW.shape[0]
+    matrix = dW.reshape(out, -1)
+    if kind == "flora":
+        # a Tucker change: every mode-n unfolding has rank min(r, d_n)
+        for n, r in enumerate(ad.ranks):
+            unf = torch.movedim(dW, n, 0).reshape(dW.shape[n], -1)
+            assert torch.linalg.matrix_rank(unf).item() == r == min(rank, dW.shape[n]), n
+    else:
+        assert torch.linalg.matrix_rank(matrix).item() == rank
+    unmerged = ad(x).detach()
+    ad.merge()
+    assert torch.allclose(ad(x), unmerged, atol=1e-10)
 
 
 def test_apply_adapters_targets_and_merge_helpers():
