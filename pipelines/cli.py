@@ -154,7 +154,12 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
     resolve(a.device)  # cuda without a GPU is a bad input
     for n in names:
         spec = get(n).load_spec()
-        cfg = spec.resolve_config(a.profile, sets[n])
+        try:
+            cfg = spec.resolve_config(a.profile, sets[n])
+        except BadInput as err:
+            if a.domain == "all" and err.where.startswith("--set "):  # name the key as given
+                raise BadInput(f"--set {n}.{err.where[6:]}", err.message) from None
+            raise
         spec.check(a.data, a.dataset, cfg)
     return sets
 

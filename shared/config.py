@@ -114,6 +114,11 @@ def scope_sets(sets: list[str] | tuple[str, ...] | None, domains: list[str]) -> 
 
 
 def _type_name(ann: Any) -> str:
+    """``int``, ``list[int] | None``, ``hosvd|hooi`` (a Literal lists its choices)."""
+    import typing
+
+    if typing.get_origin(ann) is typing.Literal:
+        return "|".join(str(a) for a in typing.get_args(ann))
     name = getattr(ann, "__name__", None)
     text = str(ann).replace("typing.", "")
     return name if name and "[" not in text else text

@@ -92,7 +92,7 @@ def test_run_all_sets_are_scoped_by_domain(capsys, tmp_path):
     assert scope_sets(["lowrank.energy=0.5", "isac.n_trials=5", "lowrank.ranks=[2,2]"], names) == {
         "lowrank": ["energy=0.5", "ranks=[2,2]"], "isac": ["n_trials=5"]}
     for sets, needle in [(["energy=0.5"], "--set energy"), (["geo.x=1"], "--set geo.x"),
-                         (["isac.n_trails=5"], "--set n_trails")]:
+                         (["isac.n_trails=5"], "--set isac.n_trails")]:
         rc = main(["run", "all", "--out", str(tmp_path), *sum((["--set", s] for s in sets), [])])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and len(err.splitlines()) == 1 and needle in err, (sets, err)
