@@ -51,6 +51,7 @@ class IsacConfig(BaseModel):
     scaling_sizes: list[int] = Field(default=[32, 64, 128, 256],
                                      description="N_F = N_T of the runtime sweep (N_R = 16)")
     esprit_max_size: int = Field(default=64, description="largest sweep size joint ESPRIT is run at")
+    esprit_min_size: int = Field(default=0, description="smallest sweep size joint ESPRIT is run at")
     timing_repeats: int = Field(default=5, ge=1, description="timed calls per runtime (after one warm-up); "
                                 "the median is reported")
     dtype: Literal["complex64", "complex128"] = Field(
@@ -59,8 +60,8 @@ class IsacConfig(BaseModel):
 
 PROFILES = {
     # about 1 minute on 2 idle cores
-    "quick": {"snr_db": [-10.0, -5.0, 0.0, 10.0, 20.0], "n_trials": 20, "esprit_trials": 3,
-              "scaling_sizes": [32, 64, 128], "esprit_max_size": 64},
+    "quick": {"snr_db": [-10.0, -5.0, 0.0, 10.0, 20.0], "n_trials": 20, "esprit_trials": 2,
+              "scaling_sizes": [32, 64, 128], "esprit_max_size": 64, "esprit_min_size": 64},
     "full": {"snr_db": [-20.0, -17.5, -15.0, -12.5, -10.0, -7.5, -5.0, -2.5, 0.0, 5.0, 10.0, 15.0, 20.0],
              "n_trials": 200, "esprit_trials": 20, "scaling_sizes": [32, 64, 128, 256, 512, 1024],
              "esprit_max_size": 64},

@@ -342,7 +342,8 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     scal = runtime_scaling(estimators(cfg, ("averaging", (1, 2, 2))), sizes, n_targets=4,
                            n_repeats=cfg.timing_repeats, seed=ctx.seed, device=ctx.device,
                            dtype=dtype, batch_trials=cfg.n_trials,
-                           skip=lambda name, shape: name == "esprit3d" and shape[1] > cfg.esprit_max_size)
+                           skip=lambda name, shape: name == "esprit3d" and not (
+                               cfg.esprit_min_size <= shape[1] <= cfg.esprit_max_size))
     _save_mc(ctx, mc, scal)
     figures.rmse_figure(mc, ctx.figures / "rmse_vs_snr.png")
     figures.runtime_figure(scal, ctx.figures / "runtime_vs_size.png")

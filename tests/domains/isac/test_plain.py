@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+
+from domains.isac.phase import wrap
 from scipy.optimize import linear_sum_assignment
 
 from domains.isac.crb import crb_mu
@@ -18,7 +20,7 @@ from shared.errors import BadInput
 def _matched_errors(mu_hat, mu_true, weight=None):
     """Wrapped errors of the optimally assigned estimates, ordered like the truth."""
     assert mu_hat.shape == mu_true.shape
-    d = torch.remainder(mu_hat[:, None, :] - mu_true[None] + math.pi, 2 * math.pi) - math.pi
+    d = wrap(mu_hat[:, None, :] - mu_true[None])
     cost = (d ** 2 / (1.0 if weight is None else weight[None])).sum(-1)
     rows, cols = linear_sum_assignment(cost.numpy())
     out = torch.empty_like(mu_true)
@@ -68,7 +70,7 @@ def test_averaging_keeps_vandermonde_structure():
     mus = []
     for m in range(3):
         want = want * averaging_gain(mu[m], factors[m])
-        mus.append(torch.remainder(factors[m] * mu[m] + math.pi, 2 * math.pi) - math.pi)
+        mus.append(wrap(factors[m] * mu[m]))
     expected = synthesize(torch.stack(mus)[None], want, yc.shape)
     torch.testing.assert_close(yc, expected, rtol=0, atol=1e-13)
     # the gain is the closed form (1/D) e^{j mu (D-1)/2} sin(D mu / 2) / sin(mu / 2)

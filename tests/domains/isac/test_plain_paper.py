@@ -6,10 +6,11 @@ joint refinement <= 2x the CRB in the close dimension while PLAIN alone is far
 above; the reference code's ``plain-demo`` set-up is recovered.
 """
 
-import math
 
 import pytest
 import torch
+
+from domains.isac.phase import wrap
 from scipy.optimize import linear_sum_assignment
 
 from domains.isac.crb import crb_mu
@@ -33,7 +34,7 @@ def _ratios(name, snr, n_trials, seed, use_refine=False, **options):
         if use_refine:
             est = refine(y[t], est, s.n_targets)
         assert est.n_targets == s.n_targets
-        d = torch.remainder(est.mu[:, None, :] - s.mu[None] + math.pi, 2 * math.pi) - math.pi
+        d = wrap(est.mu[:, None, :] - s.mu[None])
         rows, cols = linear_sum_assignment((d ** 2 / crb[None]).sum(-1).numpy())
         out = torch.empty_like(s.mu)
         out[torch.as_tensor(cols)] = d[rows, cols]
@@ -65,7 +66,7 @@ def test_close_in_other_dimensions(dimension):
     sq = torch.zeros(2, dtype=torch.float64)
     for t in range(10):
         est = refine(y[t], plain(y[t], 2), 2)
-        d = torch.remainder(est.mu[:, None, m] - s.mu[None, :, m] + math.pi, 2 * math.pi) - math.pi
+        d = wrap(est.mu[:, None, m] - s.mu[None, :, m])
         rows, cols = linear_sum_assignment((d ** 2).numpy())
         sq[torch.as_tensor(cols)] += d[rows, cols] ** 2
     assert bool(((sq / 10).sqrt() / crb[:, m].sqrt() <= 2.0).all())

@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+
+from domains.isac.phase import wrap
 from scipy.optimize import linear_sum_assignment
 
 from domains.isac.crb import crb_mu
@@ -16,7 +18,7 @@ from domains.isac.simulate import noise_variance, simulate_tensor, synthesize
 
 
 def _matched_errors(mu_hat, mu_true, weight):
-    d = torch.remainder(mu_hat[:, None, :] - mu_true[None] + math.pi, 2 * math.pi) - math.pi
+    d = wrap(mu_hat[:, None, :] - mu_true[None])
     rows, cols = linear_sum_assignment((d ** 2 / weight[None]).sum(-1).numpy())
     out = torch.empty_like(mu_true)
     out[torch.as_tensor(cols)] = d[rows, cols]
