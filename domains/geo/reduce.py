@@ -1,0 +1,173 @@
+"""The per-pixel reductions compared on the same pixels.
+
+=========  ==========================================  ======================================
+method     pixels, scaling                             encoder
+=========  ==========================================  ======================================
+raw        every valid pixel, per-band min-max (paper)  none: k-means on the scaled bands
+pca        every valid pixel, min-max                   PCA to ``pca_variance`` (core PCA)
+ae         every valid pixel, min-max                   canonical AE, paper schedule
+sae        every valid pixel, min-max                   stacked AE, paper schedule
+improved   clear (QA/SCL) and NDVI <= t, percentile     stacked AE (default) on leverage-
+           2-98 % clipped to [0, 1]                     sampled pixels, large batches
+=========  ==========================================  ======================================
+
+The paper masks nothing; here fill (nodata) is excluded from every method,
+since a product's fill border is not a surface. Encoders are trained on a
+pixel sample and applied block by block (:meth:`FittedMethod.codes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from domains.geo.autoencoders import DenseAE, StackedAE, train_ae
+from domains.geo.config import ReduceConfig
+from domains.geo.io import CLEAR, VALID
+from shared.lowrank import PCA, leverage_sample
+
+
+@dataclass
+class Scaler:
+    """Per-band affine scaling ``(x - lo) / (hi - lo)``, optionally clipped to [0, 1]."""
+
+    lo: torch.Tensor
+    hi: torch.Tensor
+    clip: bool = False
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.lo.to(X), self.hi.to(X)
+        Z = (X - lo) / (hi - lo).clamp_min(1e-12)
+        return Z.clamp(0.0, 1.0) if self.clip else Z
+
+
+@dataclass
+class FittedMethod:
+    """One reduction, fitted: which pixels it keeps, how it scales and encodes them."""
+
+    name: str
+    scaler: Scaler
+    encoder: Any  # None (raw), PCA, DenseAE or StackedAE
+    masked: bool  # False: every valid pixel; True: clear and NDVI <= ndvi_max
+    ndvi_max: float | None = None
+    red_nir: tuple[int, int] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def keep(self, rho: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
+        """Boolean ``(n,)``: the pixels ``(n, B)`` with ``flags (n,)`` this method labels."""
+        ok = (flags & VALID) > 0
+        if self.masked:
+            ok &= (flags & CLEAR) > 0
+            if self.ndvi_max is not None and self.red_nir is not None:
+                ok &= ndvi(rho, self.red_nir) <= self.ndvi_max
+        return ok & torch.isfinite(rho).all(1)
+
+    @torch.no_grad()
+    def codes(self, rho: torch.Tensor) -> torch.Tensor:
+        """Codes ``(n, c)`` of reflectance rows ``(n, B)`` (kept pixels only)."""
+        X = self.scaler(rho)
+        enc = self.encoder
+        if enc is None:
+            return X
+        if isinstance(enc, PCA):
+            return enc.transform(X.to(enc.components_.dtype)).to(X.dtype)
+        if isinstance(enc, StackedAE):
+            return enc.encode(X.to(next(enc.parameters()).dtype))
+        return enc.encode(X.to(next(enc.parameters()).dtype))
+
+    def to(self, device) -> "FittedMethod":
+        enc = self.encoder
+        if isinstance(enc, torch.nn.Module):
+            enc.to(device)
+        elif isinstance(enc, PCA):
+            enc.components_ = enc.components_.to(device)
+            enc.mean_ = enc.mean_.to(device)
+        self.scaler = Scaler(self.scaler.lo.to(device), self.scaler.hi.to(device), self.scaler.clip)
+        return self
+
+
+def ndvi(rho: torch.Tensor, red_nir: tuple[int, int]) -> torch.Tensor:
+    """(NIR - red) / (NIR + red) of reflectance rows ``(n, B)``."""
+    red, nir = rho[:, red_nir[0]], rho[:, red_nir[1]]
+    return (nir - red) / (nir + red).clamp_min(1e-6)
+
+
+def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, vmax: torch.Tensor,
+                cfg: ReduceConfig, red_nir: tuple[int, int] | None, seed: int) -> dict[str, FittedMethod]:
+    """Fit every method of ``cfg.methods`` on the ingest sample.
+
+    Parameters
+    ----------
+    sample : torch.Tensor
+        ``(n, B)`` reflectance of uniformly sampled valid pixels (device and
+        dtype used for training).
+    flags : torch.Tensor
+        ``(n,)`` uint8 flags of the sample.
+    vmin, vmax : torch.Tensor
+        ``(B,)`` per-band extremes over all valid pixels of the scene (the
+        paper's min-max scaling).
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    n = sample.shape[0]
+    take = torch.randperm(n, generator=gen)[: min(n, cfg.train_pixels)].to(sample.device)
+    minmax = Scaler(vmin.to(sample), vmax.to(sample), clip=False)
+    Xp = minmax(sample[take])
+    out: dict[str, FittedMethod] = {}
+    D = sample.shape[1]
+    for name in cfg.methods:
+        if name == "raw":
+            out[name] = FittedMethod(name, minmax, None, False)
+        elif name == "pca":
+            pca = PCA(n_components=cfg.pca_variance).fit(Xp.double())
+            out[name] = FittedMethod(name, minmax, pca, False,
+                                     info={"n_components": int(pca.n_components_),
+                                           "explained_variance": float(pca.explained_variance_ratio_.sum())})
+        elif name == "ae":
+            ae = DenseAE([D, 6, 4, cfg.code_dim])
+            h = train_ae(ae, Xp, cfg.epochs[0], cfg.batch_sizes[0], lr=cfg.lr, l1=cfg.l1, seed=seed,
+                         desc="canonical AE")
+            out[name] = FittedMethod(name, minmax, ae, False, info={"loss": h})
+        elif name == "sae":
+            sae = StackedAE(D, cfg.code_dim)
+            h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed)
+            out[name] = FittedMethod(name, minmax, sae, False, info={"loss": h})
+        elif name == "improved":
+            out[name] = _fit_improved(sample, flags, cfg, red_nir, seed, D)
+    return out
+
+
+def _fit_improved(sample, flags, cfg: ReduceConfig, red_nir, seed: int, D: int) -> FittedMethod:
+    probe = FittedMethod("improved", Scaler(torch.zeros(D), torch.ones(D)), None, True,
+                         cfg.improved_ndvi_max, red_nir)
+    ok = probe.keep(sample, flags)
+    X = sample[ok]
+    if X.shape[0] < 10:
+        from shared.errors import BadInput
+
+        raise BadInput("ingest sample", f"only {X.shape[0]} clear pixels after masking (clouds, NDVI)")
+    q = torch.tensor([p / 100 for p in cfg.improved_percentiles], dtype=X.dtype, device=X.device)
+    lo, hi = torch.quantile(X, q[0], dim=0), torch.quantile(X, q[1], dim=0)
+    scaler = Scaler(lo, hi, clip=True)
+    Z = scaler(X)
+    m = min(cfg.improved_leverage_pixels, Z.shape[0])
+    # leverage over the centred features oversamples rare spectra (small units), mixed with uniform
+    idx, _ = leverage_sample((Z - Z.mean(0)).double(), m, seed=seed, mix=cfg.improved_leverage_mix,
+                             replace=False)
+    Zt = Z[idx.to(Z.device)]
+    epochs = [cfg.improved_epochs] * 3
+    bs = [cfg.improved_batch] * 3
+    info: dict[str, Any] = {"train_pixels": int(m), "clear_share_of_sample": float(ok.float().mean())}
+    kind = cfg.improved_encoder
+    if kind == "sae":
+        enc = StackedAE(D, cfg.code_dim)
+        info["loss"] = enc.fit(Zt, epochs, bs, lr=cfg.lr, l1=cfg.l1, seed=seed)
+    elif kind == "ae":
+        enc = DenseAE([D, 6, 4, cfg.code_dim])
+        info["loss"] = train_ae(enc, Zt, epochs[0], bs[0], lr=cfg.lr, l1=cfg.l1, seed=seed, desc="improved AE")
+    else:
+        enc = PCA(n_components=cfg.pca_variance).fit(Zt.double())
+        info["n_components"] = int(enc.n_components_)
+    return FittedMethod("improved", scaler, enc, True, cfg.improved_ndvi_max, red_nir, info)
