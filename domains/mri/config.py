@@ -58,9 +58,9 @@ class ModelConfig(_Section):
     kspace_operator: bool = Field(default=True, description="include the k-space neural operator (KNO)")
     kno_chans: int = Field(default=8, ge=2, description="KNO channels at the first level")
     kno_pools: int = Field(default=2, ge=0, description="KNO pooling levels")
-    steps: int = Field(default=40, ge=0, description="training steps (both models)")
+    steps: int = Field(default=60, ge=0, description="training steps (both models)")
     batch: int = Field(default=6, ge=1, description="slices per training step")
-    lr: float = Field(default=2e-3, gt=0, description="Adam learning rate")
+    lr: float = Field(default=5e-3, gt=0, description="Adam learning rate (both models)")
     train_families: list[Family] = Field(default=["equispaced", "random", "gaussian_2d", "poisson_2d"], min_length=1,
                                          description="mask families drawn in training (one per sample)")
     train_accelerations: list[Acceleration] = Field(default=[4.0, 8.0], min_length=1,
@@ -72,7 +72,7 @@ class ModelConfig(_Section):
     varnet_features: list[int] = Field(default=[5, 5, 10, 20, 40, 5], min_length=6, max_length=6,
                                        description="VarNet ComplexUnet features (similar parameter count)")
     adapt: bool = Field(default=True, description="adapt to the T2-like contrast: FLoRA against full fine-tuning")
-    adapt_steps: int = Field(default=8, ge=1, description="adaptation steps (both FLoRA and full fine-tuning)")
+    adapt_steps: int = Field(default=6, ge=1, description="adaptation steps (both FLoRA and full fine-tuning)")
     adapt_rank: int = Field(default=2, ge=1, description="FLoRA Tucker rank per weight mode of every DISCO layer")
     adapt_scale: float = Field(default=2.0, gt=0, description="FLoRA scale")
     adapt_lr: float = Field(default=3e-3, gt=0, description="FLoRA learning rate")

@@ -183,3 +183,13 @@ def write_split(path: str | Path, positions: list[int], size: int, n_coils: int,
     attrs = {"acquisition": "AXT1" if contrast == "t1" else "AXT2", "patient_id": f"mni152-{contrast}",
              "slice_positions": np.asarray(positions, dtype=np.int32)}
     return write_fastmri(path, torch.stack(ks), torch.stack(ts), attrs=attrs)
+
+
+def generate(out_dir: str | Path = "data/mni152-simulated", size: int = 64, n_coils: int = 8, seed: int = 0,
+             slice_step: int = 2, block: int = 6) -> dict[str, Path]:
+    """Write the embedded default's train/val/test fastMRI files (the manifest's generator)."""
+    vol = mni_volume("t1")
+    splits = split_positions(slice_positions(vol), block=block, step=slice_step)
+    out = Path(out_dir)
+    return {name: write_split(out / f"{name}.h5", splits[name], size, n_coils, seed=seed + i)
+            for i, name in enumerate(("train", "val", "test"))}

@@ -1,0 +1,126 @@
+"""Benchmark of the mri domain: the unified operator against VarNet, CS and zero-filled, measured side by side.
+
+One run of the flow (the chosen profile) gives, on the same data and masks:
+PSNR per mask family x acceleration for every method (incl. the held-out
+family), the operator-VarNet difference at equal training budget against the
+paper's +4 dB, the 2x-resolution cost, FLoRA against full fine-tuning, and time
+per slice as ratios. A coil sweep then reports PSNR against the number of
+virtual coils and the reconstruction speed-up from fewer coils.
+
+    .venv/bin/python bench/mri.py --quick            # quick profile, 2-core CPU (~2 min)
+    .venv/bin/python bench/mri.py --device cuda      # full profile on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+PAPER_GAIN_DB = 4.0
+
+
+def coil_sweep(run_dir: Path, device, repeats: int, family: str = "poisson_2d", acc: float = 4.0) -> list[dict]:
+    """PSNR and time per slice against the number of virtual coils (operator, CS-TV, zero-filled)."""
+    from domains.mri import checkpoint as ckpt
+    from domains.mri.coils import coil_basis, compress
+    from domains.mri.cs import tv_recon
+    from domains.mri.evaluate import evaluate_setting, prepared, time_per_slice
+    from domains.mri.io import read_fastmri
+    from domains.mri.model import ARCH, NOVarNet
+    from domains.mri.operators import zero_filled
+    from domains.mri.train import reconstruct
+
+    cfg = json.loads((run_dir / "config.json").read_text())["config"]
+    lam = json.loads((run_dir / "metrics.json").read_text())["baselines"].get("cs_tv", {}).get("lambda", 1e-2)
+    op, _ = ckpt.load_model(run_dir / "model" / "operator.pt", ARCH, NOVarNet)
+    op.to(device).eval()
+    full = read_fastmri(run_dir / "data" / "test.h5")
+    U, _ = coil_basis(full.kspace)
+    n = full.kspace.shape[1]
+    methods = {"zero_filled": lambda b: zero_filled(b.y),
+               "cs_tv": lambda b: tv_recon(b.y, b.sens, b.mask, lam, cfg["evaluate"]["cs_iterations"]),
+               "operator": lambda b: reconstruct(op, b)}
+    rows = []
+    for v in sorted({1, 2, 3, 4, 6, n} & set(range(1, n + 1))):
+        k = full.kspace if v == n else compress(full.kspace, U, v)
+        r = evaluate_setting(methods, k, full.target, family, acc, 1000, device)
+        t = time_per_slice(methods, prepared(k[:1], None, family, acc, 1000, device), repeats, device)
+        rows.append({"coils": v, **{f"psnr_{m}": r["metrics"][m]["psnr_db"] for m in methods},
+                     **{f"ms_{m}": 1e3 * t[m] for m in methods}})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="quick profile (2-core CPU)")
+    ap.add_argument("--profile", default=None, choices=["quick", "full"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of this process")
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="extra --set overrides")
+    a = ap.parse_args(argv)
+    profile = a.profile or ("quick" if a.quick else ("full" if a.device.startswith("cuda") else "quick"))
+    torch.set_num_threads(a.threads)  # this process only
+    from domains.mri.steps import SPEC
+    from pipelines.flowkit import call_directly, execute
+
+    out = tempfile.mkdtemp(prefix="bench-mri-")
+    t0 = time.perf_counter()
+    run_dir, ev = execute(SPEC, call_directly, profile=profile, out=out, device=a.device, seed=0, sets=a.sets)
+    wall = time.perf_counter() - t0
+    m, b = ev["metrics"], ev["baselines"]
+    print(f"# mri benchmark, profile {profile}, device {a.device}, flow wall {wall:.1f} s "
+          f"(steps: {', '.join(f'{k} {v:.1f}' for k, v in ev['seconds'].items())})")
+    print("\n## PSNR (dB) per family x acceleration: operator | VarNet | CS-TV | zero-filled | op - VarNet")
+    for k in sorted(key for key in m if key.startswith("psnr_db_") and key.endswith("x") and key != "psnr_db_heldout"):
+        row = [m[k]] + [b[n].get(k, float("nan")) for n in ("varnet", "cs_tv", "zero_filled")]
+        print(f"{k[8:]:>16}: " + " | ".join(f"{v:6.2f}" for v in row) + f" | {row[0] - row[1]:+5.2f}")
+    print("\n## Summary")
+    print(f"operator - VarNet (trained families): {m.get('psnr_gain_over_varnet_db', float('nan')):+.2f} dB; "
+          f"held-out family: {m.get('psnr_gain_over_varnet_heldout_db', float('nan')):+.2f} dB; "
+          f"paper +{PAPER_GAIN_DB:.0f} dB -> difference "
+          f"{m.get('psnr_gain_over_varnet_db', float('nan')) - PAPER_GAIN_DB:+.2f} dB")
+    print(f"SSIM operator {m['ssim']:.4f} VarNet {b.get('varnet', {}).get('ssim', float('nan')):.4f} "
+          f"CS {b.get('cs_tv', {}).get('ssim', float('nan')):.4f} zero-filled {b['zero_filled']['ssim']:.4f}")
+    print(f"operator - zero-filled: {m['psnr_gain_over_zero_filled_db']:+.2f} dB; operator - CS-TV: "
+          f"{m['psnr_db'] - b.get('cs_tv', {}).get('psnr_db', float('nan')):+.2f} dB (lambda "
+          f"{b.get('cs_tv', {}).get('lambda', float('nan')):g})")
+    if "psnr_2x_db" in m:
+        print(f"2x resolution: operator {m['psnr_2x_db']:.2f} dB vs {m['psnr_1x_same_settings_db']:.2f} dB at 1x "
+              f"(drop {m['psnr_drop_2x_db']:+.2f} dB); VarNet drop {b.get('varnet', {}).get('psnr_drop_2x_db', float('nan')):+.2f} dB; "
+              f"zero-filled drop {b['zero_filled'].get('psnr_drop_2x_db', float('nan')):+.2f} dB; operator gain over "
+              f"zero-filled at 2x {m['psnr_gain_over_zero_filled_2x_db']:+.2f} dB")
+    if "adapt_flora_psnr_db" in m:
+        print(f"adaptation (T2-like): pretrained {m['adapt_pretrained_psnr_db']:.2f}, FLoRA {m['adapt_flora_psnr_db']:.2f} "
+              f"({100 * m['adapt_flora_trainable_fraction']:.1f} % trained), full fine-tuning "
+              f"{m['adapt_finetune_psnr_db']:.2f} dB -> FLoRA - full {m['adapt_flora_minus_finetune_db']:+.2f} dB")
+    print("\n## Time per slice (median of repeats, shared.timing.measure)")
+    t_op = m["seconds_per_slice"]
+    print(f"operator {1e3 * t_op:.2f} ms")
+    for n in ("varnet", "cs_tv", "zero_filled"):
+        if n in b:
+            print(f"{n} {1e3 * b[n]['seconds_per_slice']:.2f} ms -> {n} / operator = "
+                  f"{b[n]['seconds_per_slice'] / t_op:.3f}")
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())["config"]
+    rows = coil_sweep(Path(run_dir), torch.device(a.device), cfg["evaluate"]["timing_repeats"])
+    full = rows[-1]
+    print(f"\n## Coil compression (poisson_2d 4x; operator trained on {int(m['virtual_coils'])} virtual coils)")
+    print("coils | PSNR op / CS / ZF (dB) | lost vs all coils op / CS / ZF | ms op / CS | speed-up op / CS")
+    for r in rows:
+        print(f"{r['coils']:5d} | {r['psnr_operator']:6.2f} / {r['psnr_cs_tv']:6.2f} / {r['psnr_zero_filled']:6.2f} | "
+              f"{full['psnr_operator'] - r['psnr_operator']:+5.2f} / {full['psnr_cs_tv'] - r['psnr_cs_tv']:+5.2f} / "
+              f"{full['psnr_zero_filled'] - r['psnr_zero_filled']:+5.2f} | {r['ms_operator']:6.2f} / {r['ms_cs_tv']:6.2f} | "
+              f"{full['ms_operator'] / r['ms_operator']:4.2f} / {full['ms_cs_tv'] / r['ms_cs_tv']:4.2f}")
+    print(f"\nrun directory: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
