@@ -371,7 +371,7 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
                     seed: int = 0, device: torch.device | str | None = None,
                     dtype: torch.dtype = torch.complex128, warmup: int = 1,
                     skip: Callable[[str, tuple], bool] | None = None,
-                    batch_trials: int = 0) -> list[dict]:
+                    batch_trials: int = 0, batch_methods: Sequence[str] | None = None) -> list[dict]:
     """Wall-clock seconds per estimate against tensor size (:func:`shared.timing.measure`).
 
     Parameters
@@ -394,6 +394,8 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
         With ``> 0``, an estimator that has a ``batch`` form is also timed on
         a batch of this many trials; the row ``<name>_batch`` holds seconds
         per estimate (batch time / trials).
+    batch_methods : sequence of str, optional
+        Only these estimators get a batch row (default: all that have one).
 
     Returns
     -------
@@ -418,7 +420,8 @@ def runtime_scaling(estimators: dict[str, Callable], sizes: Sequence[Sequence[in
         row0 = {"shape": list(shape), "n_entries": math.prod(shape)}
         for name, fn in estimators.items():
             runs = [(name, lambda fn=fn: fn(Y[0], n_targets), 1)]
-            if batch_trials > 0 and getattr(fn, "batch", None) is not None:
+            if batch_trials > 0 and getattr(fn, "batch", None) is not None and (
+                    batch_methods is None or name in batch_methods):
                 runs.append((f"{name}_batch", lambda fn=fn: fn.batch(Y, n_targets), Y.shape[0]))
             for label, call, per in runs:
                 if skip is not None and skip(name, shape):
