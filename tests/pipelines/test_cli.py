@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from pipelines.cli import main
-from shared.runs import list_runs
 
 pytestmark = pytest.mark.prefect
 
@@ -24,33 +23,10 @@ def h5file(tmp_path_factory):
     rng = np.random.default_rng(0)
     with h5py.File(p, "w") as f:
         f["good"] = rng.standard_normal((12, 10, 8))
-        f["labels"] = np.array([b"a", b"b"])
-        nan = rng.standard_normal((6, 5, 4))
-        nan[1, 2, 3] = np.nan
-        f["nan"] = nan
     return p
 
 
-def _bad_cases(h5file):
-    return [
-        ("missing file", ["--data", str(h5file.with_name("nope.h5")) + ":/good"], "nope.h5"),
-        ("missing dataset", ["--data", f"{h5file}:/absent"], f"{h5file}:/absent"),
-        ("non-numeric", ["--data", f"{h5file}:/labels"], "not numeric"),
-        ("nans", ["--data", f"{h5file}:/nan"], "NaN"),
-        ("unknown key", ["--set", "rnaks=[2,2,2]"], "--set rnaks"),
-        ("rank > mode", ["--data", f"{h5file}:/good", "--set", "ranks=[13,2,2]"], "--set ranks"),
-    ]
-
-
-@pytest.mark.parametrize("case", range(6))
-def test_bad_input_exits_2_with_one_line(prefect_harness, h5file, tmp_path, capsys, case):
-    name, args, needle = _bad_cases(h5file)[case]
-    rc = main(["run", "lowrank", "--out", str(tmp_path), *args])
-    err = capsys.readouterr().err.strip()
-    assert rc == 2, (name, err)
-    assert len(err.splitlines()) == 1 and needle in err, (name, err)
-    assert [r for r in list_runs(tmp_path) if r.status == "completed"] == []
-    assert not any(p.name.endswith(".partial") for p in tmp_path.glob("*/*"))
+# Bad inputs (exit 2, one line, before Prefect, no run directory): test_bad_input.py.
 
 
 def test_unknown_domain_exits_2(capsys, tmp_path):
