@@ -25,3 +25,22 @@ def test_cli_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_library_code_sets_no_process_wide_state():
+    """No torch.set_num_threads / TensorLy set_backend in library code (DESIGN, issue 8.11).
+
+    Use shared.threads.cpu_threads (this thread's OpenMP pool, restored) and
+    shared.lowrank.tensorly_pytorch (this thread's backend, restored).
+    """
+    import re
+
+    bad = re.compile(r"torch\.set_num_threads\(|\btl\.set_backend\(|tensorly\.set_backend\(")
+    offenders = []
+    for pkg in ("shared", "domains", "pipelines"):
+        for p in sorted((ROOT / pkg).rglob("*.py")):
+            for i, line in enumerate(p.read_text().splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if bad.search(code) and "local_threadsafe=True" not in code:
+                    offenders.append(f"{p.relative_to(ROOT)}:{i}")
+    assert offenders == [], offenders

@@ -6,13 +6,13 @@ Everything here is device- and dtype-preserving and never leaves torch.
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import contextmanager
 from typing import Sequence
 
 import torch
 
 from shared.errors import BadInput
+from shared.threads import cpu_threads
 
 # Threads for LAPACK calls (eigh, svd, qr) on CPU tensors.  Measured on the
 # 2-core CPU while other jobs ran (load 6): eigh of a 256 x 256 matrix took
@@ -22,26 +22,11 @@ from shared.errors import BadInput
 # LAPACK calls of the core run single-threaded by default and the GEMMs keep
 # every thread.  LOWDIM_LAPACK_THREADS=0 leaves the thread count alone.
 #
-# How: torch's CPU LAPACK is MKL on GNU OpenMP, which sizes a parallel region
-# from the *calling thread's* OpenMP setting (omp_set_num_threads is per
-# thread).  threadpoolctl limits exactly that and restores it on exit, so the
-# limit never leaks to another thread and torch.get_num_threads() (a process-
-# wide setting that torch.set_num_threads would race on) is never touched.
+# How: shared.threads.cpu_threads, which limits the calling thread's OpenMP
+# pool (torch's CPU LAPACK is MKL on GNU OpenMP) and restores it on exit, so
+# the limit never leaks to another thread and torch.get_num_threads() (a
+# process-wide setting that torch.set_num_threads would race on) is never touched.
 LAPACK_THREADS = int(os.environ.get("LOWDIM_LAPACK_THREADS", "1"))
-
-_openmp = None
-_openmp_lock = threading.Lock()
-
-
-def _openmp_controller():
-    """threadpoolctl's view of the OpenMP runtime torch uses (built once, ~3 ms)."""
-    global _openmp
-    with _openmp_lock:
-        if _openmp is None:
-            from threadpoolctl import ThreadpoolController
-
-            _openmp = ThreadpoolController().select(user_api="openmp")
-        return _openmp
 
 
 @contextmanager
@@ -55,7 +40,7 @@ def lapack_threads(t: torch.Tensor):
     if t.device.type != "cpu" or LAPACK_THREADS <= 0 or torch.get_num_threads() <= LAPACK_THREADS:
         yield
         return
-    with _openmp_controller().limit(limits=LAPACK_THREADS):
+    with cpu_threads(LAPACK_THREADS):
         yield
 
 
