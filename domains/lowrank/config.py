@@ -29,7 +29,8 @@ class LowrankConfig(BaseModel):
     algorithm: Literal["hosvd", "hooi"] = Field(
         default="hosvd", description="hosvd: one-pass truncated HOSVD; hooi: HOSVD refined by HOOI sweeps")
     svd_method: Literal["auto", "full", "randomized", "gram"] = Field(
-        default="auto", description="SVD solver of the reduction (auto: chosen per shape and device)")
+        default="auto",
+        description="SVD solver of the reduction (auto: randomized for 2-way data, per shape and device for N-way)")
     dtype: Literal["float32", "float64"] = Field(default="float64", description="floating-point precision")
     # intrinsic dimension of the mode-`id_mode` fibres
     id_method: Literal["twonn", "pca"] = Field(

@@ -216,3 +216,17 @@ def test_calibration_measures_a_positive_factor():
 
     p = calibrate_penalty("cpu", probe=(256, 1024, 8), repeats=1)
     assert 0 < p < 1e3
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("m, n, k", [(4096, 4096, 16), (512, 65536, 16), (2048, 2048, 1500), (20000, 2000, 50)])
+def test_auto_on_cuda_is_near_the_fastest(m, n, k):
+    """On the GPU, auto's calibrated choice is within 1.5x of the fastest solver (timed here)."""
+    from shared.timing import measure
+
+    A = torch.randn(m, n, device="cuda", generator=torch.Generator(device="cuda").manual_seed(0))
+    methods = [x for x in ("full", "gram", "randomized") if not (x == "randomized" and k + 10 >= min(m, n))]
+    t = {x: measure(lambda: svd(A, k, method=x, seed=0), repeats=3, device=A.device)[0].min_s for x in methods}
+    pick = choose_method(m, n, k, device=A.device)
+    assert t[pick] / min(t.values()) < 1.5, (pick, t)
