@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lowrank.py --quick
 	$(BIN)/python bench/isac.py --quick
+	$(BIN)/python bench/mri.py --quick
 	$(BIN)/python bench/ecog.py --quick
 
 clean:

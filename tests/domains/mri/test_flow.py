@@ -31,13 +31,12 @@ def test_quick_profile_beats_zero_filled_and_writes_outputs(quick_run):
     assert set(base) == {"zero_filled", "cs_tv", "varnet"}
     assert base["cs_tv"]["psnr_db"] > base["zero_filled"]["psnr_db"]  # tuned TV helps too
     assert 1 <= met["virtual_coils"] < 8 and met["coil_energy_kept"] >= 0.99
-    assert 0 < met["adapt_flora_trainable_fraction"] <= 0.05
-    for k in ("psnr_2x_db", "psnr_drop_2x_db", "coil_compression_speedup", "adapt_flora_minus_finetune_db",
+    for k in ("coil_compression_speedup", "coil_compression_psnr_loss_db",
               "time_ratio_varnet_over_operator", "time_ratio_cs_tv_over_operator"):
         assert np.isfinite(met[k]), k
     run = Path(run_dir)
     assert {p.name for p in (run / "figures").glob("*.png")} == {"recon_grid.png", "psnr_vs_acceleration.png"}
-    for f in ("operator.pt", "varnet.pt", "operator_flora.pt", "operator_finetuned.pt"):
+    for f in ("operator.pt", "varnet.pt"):
         assert (run / "model" / f).is_file()
     with h5py.File(run / "results.h5") as h5:
         rec = h5["evaluate/poisson_2d_4x/operator/reconstruction"]
@@ -120,9 +119,16 @@ def test_checkpoint_with_code_is_refused(tmp_path):
 def test_prefect_flow_publishes_artifacts(prefect_harness, tmp_path):
     from pipelines.mri import mri_flow
 
-    small = [*LIGHT, "model.steps=2", "model.varnet=false", "model.adapt=false", "evaluate.families=[random]",
-             "evaluate.accelerations=[4]", "ingest.max_test_slices=2", "ingest.slice_step=4",
-             "evaluate.timing_repeats=1"]
+    """The flow as Prefect tasks, with the adaptation and the 2x-resolution test at a few steps."""
+    small = ["evaluate.cs=false", "model.steps=2", "model.adapt_steps=1", "model.varnet=false",
+             "evaluate.families=[random]", "evaluate.accelerations=[4]", "ingest.max_test_slices=2",
+             "ingest.slice_step=4", "ingest.adapt_train_slices=2", "evaluate.timing_repeats=1"]
     run_dir = mri_flow(profile="quick", out=str(tmp_path), device="cpu", seed=0, sets=small)
     m = json.loads((Path(run_dir) / "metrics.json").read_text())
     assert m["status"] == "completed" and m["domain"] == "mri" and set(m["baselines"]) == {"zero_filled"}
+    met = m["metrics"]
+    assert 0 < met["adapt_flora_trainable_fraction"] <= 0.05
+    for k in ("psnr_2x_db", "psnr_cost_2x_db", "adapt_flora_minus_finetune_db", "adapt_pretrained_psnr_db"):
+        assert np.isfinite(met[k]), k
+    for f in ("operator_flora.pt", "operator_finetuned.pt"):
+        assert (Path(run_dir) / "model" / f).is_file()
