@@ -3,7 +3,8 @@
 One scenario per process, all started at once so that their Prefect start-ups
 (10-40 s each in ephemeral mode) overlap:
 
-- SIGINT and SIGTERM during a run: exit 130 / 143 soon after, ``<run_id>.failed/
+- SIGINT to the process group (what Ctrl-C in a terminal sends, so the temporary
+  Prefect server gets it too) and SIGTERM to the CLI alone, during a run: exit 130 / 143, ``<run_id>.failed/
   error.txt`` saying interrupted, one stderr line, no traceback or Prefect text,
   and the temporary Prefect server (a child process) gone;
 - SIGKILL during a run: the server does not outlive the CLI, ``runs ls`` calls
@@ -43,10 +44,12 @@ class Proc:
         self.dir.mkdir()
         self.out = self.dir / "runs"
         self.stdout, self.stderr = self.dir / "stdout", self.dir / "stderr"
+        # its own Prefect home: four first-time servers migrating one database would race
+        env = {**os.environ, "PREFECT_HOME": str(self.dir / "prefect-home")}
         with open(self.stdout, "w") as o, open(self.stderr, "w") as e:
-            # own session: the signal reaches the CLI only, never pytest or the server directly
+            # own session and process group, like a shell job: pytest never gets the signals
             self.p = subprocess.Popen([LOWDIM, *args, "--out", str(self.out)], stdout=o, stderr=e,
-                                      env=os.environ.copy(), start_new_session=True)
+                                      env=env, start_new_session=True)
         self.children: list[psutil.Process] = []
 
     def partial(self) -> Path | None:
@@ -96,7 +99,10 @@ def scenarios(tmp_path_factory):
                 # results.h5 exists once ingest wrote the tensor: the run is mid-way
                 if part is not None and (part / "results.h5").exists():
                     pr.snapshot_children()
-                    os.kill(pr.p.pid, signals[k])
+                    if k == "int":  # Ctrl-C in a terminal: the whole foreground process group
+                        os.killpg(pr.p.pid, signals[k])
+                    else:
+                        os.kill(pr.p.pid, signals[k])
                     sent[k] = time.monotonic()
                     pending.discard(k)
             srv = procs["serve"]
