@@ -25,26 +25,36 @@ from shared.errors import BadInput
 
 
 # ------------------------------------------------------------------------ k-means
-def _sq_dist(X: torch.Tensor, C: torch.Tensor, c_sq: torch.Tensor) -> torch.Tensor:
+def _sq_dist(X: torch.Tensor, C: torch.Tensor, x_sq: torch.Tensor, c_sq: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distances ``(n, k)`` from the rows of ``X`` to ``C``."""
-    d = (X * X).sum(1, keepdim=True) - 2.0 * (X @ C.T) + c_sq[None, :]
-    return d.clamp_min_(0)
+    return torch.addmm(x_sq[:, None] + c_sq[None, :], X, C.T, alpha=-2.0).clamp_min_(0)
 
 
-def _assign(X: torch.Tensor, C: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _assign(X: torch.Tensor, C: torch.Tensor, chunk: int,
+            x_sq: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest centre and its squared distance for every row, in chunks of rows."""
     c_sq = (C * C).sum(1)
+    x_sq = (X * X).sum(1) if x_sq is None else x_sq
+    if X.shape[0] <= chunk:
+        v, i = _sq_dist(X, C, x_sq, c_sq).min(1)
+        return i, v
     labels = torch.empty(X.shape[0], dtype=torch.int64, device=X.device)
     dmin = torch.empty(X.shape[0], dtype=X.dtype, device=X.device)
     for s in range(0, X.shape[0], chunk):
-        d = _sq_dist(X[s:s + chunk], C, c_sq)
-        v, i = d.min(1)
+        v, i = _sq_dist(X[s:s + chunk], C, x_sq[s:s + chunk], c_sq).min(1)
         labels[s:s + chunk], dmin[s:s + chunk] = i, v
     return labels, dmin
 
 
+def _dist_to(X: torch.Tensor, C: torch.Tensor, x_sq: torch.Tensor, chunk: int) -> torch.Tensor:
+    """All squared distances ``(n, m)`` to a few points ``C`` (m small), chunked."""
+    c_sq = (C * C).sum(1)
+    return torch.cat([_sq_dist(X[s:s + chunk], C, x_sq[s:s + chunk], c_sq) for s in range(0, X.shape[0], chunk)])
+
+
 def kmeans_plusplus(X: torch.Tensor, k: int, gen: torch.Generator,
-                    n_local_trials: int | None = None, chunk: int = 1 << 18) -> torch.Tensor:
+                    n_local_trials: int | None = None, chunk: int = 1 << 18,
+                    x_sq: torch.Tensor | None = None) -> torch.Tensor:
     """Greedy k-means++ seeding: ``(k, d)`` centres drawn from the rows of ``X``.
 
     Each new centre is the best (lowest potential) of ``n_local_trials``
@@ -52,26 +62,24 @@ def kmeans_plusplus(X: torch.Tensor, k: int, gen: torch.Generator,
     the nearest chosen centre.
     """
     n = X.shape[0]
+    x_sq = (X * X).sum(1) if x_sq is None else x_sq
     trials = n_local_trials or 2 + int(math.log(k))
     first = int(torch.randint(n, (1,), generator=gen, device=gen.device).item())
-    centers = [X[first]]
-    closest = _assign(X, X[first:first + 1], chunk)[1]
+    idx = [first]
+    closest = _dist_to(X, X[first:first + 1], x_sq, chunk)[:, 0]
     pot = closest.sum()
     for _ in range(1, k):
         if float(pot) <= 0:  # fewer distinct points than k: repeat a point
-            centers.append(X[int(torch.randint(n, (1,), generator=gen, device=gen.device).item())])
+            idx.append(int(torch.randint(n, (1,), generator=gen, device=gen.device).item()))
             continue
         p = (closest / pot).to(torch.float64)
         cand = torch.multinomial(p.to(gen.device), trials, replacement=True, generator=gen).to(X.device)
-        best, best_pot, best_d = None, None, None
-        for c in cand:
-            d = torch.minimum(closest, _assign(X, X[c:c + 1], chunk)[1])
-            s = d.sum()
-            if best_pot is None or s < best_pot:
-                best, best_pot, best_d = c, s, d
-        centers.append(X[best])
-        closest, pot = best_d, best_pot
-    return torch.stack(centers)
+        d = torch.minimum(closest[:, None], _dist_to(X, X[cand], x_sq, chunk))  # (n, trials)
+        pots = d.sum(0)
+        b = int(pots.argmin())
+        idx.append(int(cand[b]))
+        closest, pot = d[:, b].contiguous(), pots[b]
+    return X[torch.tensor(idx, device=X.device)]
 
 
 class KMeans:
@@ -124,22 +132,23 @@ class KMeans:
         gen = torch.Generator(device=X.device if X.device.type == "cuda" else "cpu").manual_seed(int(self.seed))
         tol = float(self.tol) * float(X.var(0).mean()) if n > 1 else 0.0
         best = None
+        x_sq = (X * X).sum(1)
         for _ in range(max(1, int(self.n_init))):
-            C = kmeans_plusplus(X, k, gen, chunk=self.chunk)
+            C = kmeans_plusplus(X, k, gen, chunk=self.chunk, x_sq=x_sq)
             for it in range(1, int(self.max_iter) + 1):
-                labels, _ = _assign(X, C, self.chunk)
+                labels, _ = _assign(X, C, self.chunk, x_sq)
                 sums = torch.zeros_like(C).index_add_(0, labels, X * w[:, None])
                 cnt = torch.zeros(k, dtype=X.dtype, device=X.device).index_add_(0, labels, w)
                 newC = torch.where(cnt[:, None] > 0, sums / cnt.clamp_min(1e-30)[:, None], C)
                 empty = (cnt == 0).nonzero().flatten()
                 if empty.numel():  # relocate empty clusters onto the worst-served points
-                    d = _assign(X, newC, self.chunk)[1]
+                    d = _assign(X, newC, self.chunk, x_sq)[1]
                     newC[empty] = X[d.topk(empty.numel()).indices]
                 shift = float(((newC - C) ** 2).sum())
                 C = newC
                 if shift <= tol:
                     break
-            labels, d = _assign(X, C, self.chunk)
+            labels, d = _assign(X, C, self.chunk, x_sq)
             inertia = float((d * w).sum())
             if best is None or inertia < best[0]:
                 best = (inertia, C, labels, it)
