@@ -149,6 +149,8 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
     sets = scope_sets(a.sets, names) if a.domain == "all" else {names[0]: list(a.sets)}
     check_seed(a.seed)
     check_out(a.out)
+    if not (a.runner == "local" or a.runner == "dask" or a.runner.startswith("dask=")):
+        raise BadInput("--runner", f"unknown runner '{a.runner}' (use local or dask[=ADDRESS])")
     if a.data:
         check_file(split_spec(a.data)[0])
     resolve(a.device)  # cuda without a GPU is a bad input

@@ -65,6 +65,7 @@ def _cases(h5):
         "out unwritable": (["--out", "/proc/lowdim-runs"], ["--out", "/proc"]),
         "bad profile": (["--profile", "fast"], ["--profile"]),
         "unknown device": (["--device", "tpu"], ["--device"]),
+        "unknown runner": (["--runner", "ray"], ["--runner", "ray"]),
     }
 
 
