@@ -152,7 +152,7 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
     if not (a.runner == "local" or a.runner == "dask" or a.runner.startswith("dask=")):
         raise BadInput("--runner", f"unknown runner '{a.runner}' (use local or dask[=ADDRESS])")
     if a.data:
-        check_file(split_spec(a.data)[0])
+        check_file(split_spec(a.data)[0], allow_dir=True)  # a domain may read a folder
     resolve(a.device)  # cuda without a GPU is a bad input
     for n in names:
         spec = get(n).load_spec()

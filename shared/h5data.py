@@ -35,7 +35,7 @@ def split_spec(spec: str) -> tuple[Path, str]:
     return Path(spec), ""
 
 
-def check_file(path: str | Path, where: str = "--data") -> Path:
+def check_file(path: str | Path, where: str = "--data", allow_dir: bool = False) -> Path:
     """The path of an existing regular file; a BadInput that says why not.
 
     Parameters
@@ -44,10 +44,15 @@ def check_file(path: str | Path, where: str = "--data") -> Path:
         The file part of a ``--data`` spec.
     where : str
         Used when ``path`` is empty.
+    allow_dir : bool
+        Accept a directory too (some domains read product folders); the CLI's
+        domain-independent check uses it, a domain's ``check`` decides.
     """
     p = Path(path)
     if not str(path):
         raise BadInput(where, "empty path")
+    if p.is_dir() and allow_dir:
+        return p
     if p.is_dir():
         raise BadInput(str(p), "is a directory, not a data file (for HDF5 give file.h5:/dataset)")
     if not p.exists():
