@@ -30,6 +30,8 @@ class IngestConfig(_Section):
     cloud_cover: float = Field(default=0.06, ge=0, lt=0.9,
                                description="synthetic scene only: target fraction of cloudy pixels")
     noise_sigma: float = Field(default=0.006, ge=0, description="synthetic scene only: reflectance noise sd")
+    vegetation: bool = Field(default=True, description="synthetic scene only: green and dry vegetation cover")
+    relief: float = Field(default=0.35, ge=0, description="synthetic scene only: DEM relief scale (0: flat, no shading)")
     resolution: float | None = Field(default=None, gt=0,
                                      description="target grid pixel size in CRS units; None: the finest band")
     crs: str | None = Field(default=None, description="target CRS (e.g. EPSG:32754); None: the finest band's")

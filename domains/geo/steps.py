@@ -97,7 +97,8 @@ def _inputs(ctx: RunContext, cfg: GeoConfig) -> tuple[dict[str, Product], str | 
         if m.domain != "geo" or m.access != "embedded":
             raise BadInput(f"--dataset {ctx.dataset}", "not an embedded geo dataset; use --data")
     params = SceneParams(size30=ic.scene_size, n_units=ic.n_units, cloud_cover=ic.cloud_cover,
-                         noise_sigma=ic.noise_sigma, seed=ctx.seed)
+                         noise_sigma=ic.noise_sigma, seed=ctx.seed, vegetation=ic.vegetation,
+                         illumination=ic.relief)
     gen = generate(ctx.path("inputs"), ic.sensors, params, block=ic.block)
     products = {s: open_product(p, aster_scale=ic.aster_scale) for s, p in gen["products"].items()}
     src = (f"synthetic:geo-synthetic ({ic.scene_size}x{ic.scene_size} px at 30 m, {ic.n_units} units, "
