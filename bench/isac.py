@@ -69,7 +69,7 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 def part_accuracy(quick: bool, seed: int) -> dict:
     sc = get_scenario("default")
-    snrs = [-20.0, -17.5, -15.0, -12.5, -10.0, -5.0, 0.0, 10.0, 20.0]
+    snrs = [-30.0, -27.5, -25.0, -22.5, -20.0, -17.5, -15.0, -12.5, -10.0, -5.0, 0.0, 10.0, 20.0]
     n_trials = 20 if quick else 100
     esprit_snrs = [-15.0, -12.5, -10.0, -5.0, 0.0, 10.0, 20.0]
     esprit_trials = 3 if quick else 10
