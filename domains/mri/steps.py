@@ -25,14 +25,14 @@ from domains.mri import figures
 from domains.mri.coils import coil_basis, compress, n_virtual
 from domains.mri.config import PROFILES, MriConfig
 from domains.mri.cs import tune_lambda, tv_recon
+from domains.mri.data import stack
 from domains.mri.embedded import SOURCE, mni_volume, slice_positions, split_positions, write_split
 from domains.mri.evaluate import combine, evaluate_setting, prepared, time_per_slice
 from domains.mri.io import check_file, read_fastmri, write_fastmri
 from domains.mri.masks import FAMILIES
-from domains.mri.metrics import psnr
 from domains.mri.model import ARCH, NOVarNet
 from domains.mri.operators import zero_filled
-from domains.mri.threads import cpu_threads
+from shared.threads import cpu_threads
 from domains.mri.train import reconstruct, train
 from shared.domain import DomainSpec
 from shared.errors import BadInput
@@ -289,21 +289,22 @@ def _evaluate(ctx: RunContext, cfg: MriConfig, prev: dict[str, dict]) -> dict[st
             val = read_fastmri(files["val"])
             bs = [prepared(val.kspace, val.target, f, ec.accelerations[0], ec.mask_seed + 500, dev)
                   for f in ec.families]
-            b = _cat(bs)
+            b = stack(bs)
             lam, lam_scores = tune_lambda(b.y, b.sens, b.mask, b.target, ec.cs_lambdas, ec.cs_iterations,
                                           lambda t, r: -float(((t - r) ** 2).mean()))
     methods = _methods(cfg, op, vn, lam)
     file_mask = test.mask if test.mask is not None else None
-    settings = [(f, a) for f in ec.families for a in ec.accelerations] if file_mask is None else [("file", 0.0)]
+    settings = ([(f, a) for f in ec.families for a in ec.accelerations] if file_mask is None
+                else [("file_mask", float(file_mask.numel() / max(1, int(file_mask.sum()))))])
     rows = []
     for fam, acc in settings:
         status(f"mri evaluate: {fam} {acc:g}x")
         rows.append(evaluate_setting(methods, test.kspace, test.target, fam, acc, ec.mask_seed, dev, file_mask))
-    held_out = [f for f in mod["held_out"] if f in ec.families]
+    held_out = [f for f in mod["held_out"] if f in ec.families] if file_mask is None else []
     trained = [f for f in ec.families if f not in held_out]
-    overall = combine(rows, trained if trained else None)
+    overall = combine(rows, trained if trained and file_mask is None else None)
     held = combine(rows, held_out) if held_out else {}
-    b0 = prepared(test.kspace[:1], None, rows[0]["family"], rows[0]["acceleration"] or 4.0, ec.mask_seed, dev, file_mask)
+    b0 = prepared(test.kspace[:1], None, rows[0]["family"], rows[0]["acceleration"], ec.mask_seed, dev, file_mask)
     seconds = time_per_slice(methods, b0, ec.timing_repeats, dev)
 
     metrics: dict[str, float] = {}
@@ -358,12 +359,6 @@ def _evaluate(ctx: RunContext, cfg: MriConfig, prev: dict[str, dict]) -> dict[st
             "intrinsic_dimension": {"estimator": f"virtual coils keeping {cfg.reduce.energy:g} of the coil energy (SVD)",
                                     "value": float(red["virtual_coils"])},
             "report": report}
-
-
-def _cat(bs):
-    from domains.mri.data import stack
-
-    return stack(bs)
 
 
 def _twice_resolution(cfg, path, op, vn, lam, dev, metrics, baselines) -> dict:
