@@ -94,6 +94,8 @@ class EvaluateConfig(_Section):
     cs_iterations: int = Field(default=60, ge=1, description="primal-dual iterations of the TV baseline")
     twice_resolution_accelerations: list[Acceleration] = Field(default=[4.0], min_length=1,
                                                         description="accelerations of the 2x-resolution test")
+    extended_fov: bool = Field(default=True, description="also test a 2x field of view at the training pixel size "
+                                                         "(test slices zero-padded to twice the matrix)")
     timing_repeats: int = Field(default=5, ge=1, description="timed repeats per method (median)")
     figure_acceleration: float = Field(default=4.0, ge=1, description="acceleration shown in the reconstruction grid")
 

@@ -17,7 +17,8 @@ from domains.mri.steps import SPEC
 from pipelines.cli import main as cli_main
 from pipelines.flowkit import call_directly, execute
 
-LIGHT = ["evaluate.cs=false", "ingest.twice_resolution=false", "ingest.adapt_contrast=false"]
+LIGHT = ["evaluate.cs=false", "ingest.twice_resolution=false", "ingest.adapt_contrast=false",
+         "evaluate.extended_fov=false"]
 
 
 def test_quick_profile_beats_zero_filled_and_writes_outputs(quick_run):
@@ -128,7 +129,8 @@ def test_prefect_flow_publishes_artifacts(prefect_harness, tmp_path):
     assert m["status"] == "completed" and m["domain"] == "mri" and set(m["baselines"]) == {"zero_filled"}
     met = m["metrics"]
     assert 0 < met["adapt_flora_trainable_fraction"] <= 0.05
-    for k in ("psnr_2x_db", "psnr_cost_2x_db", "adapt_flora_minus_finetune_db", "adapt_pretrained_psnr_db"):
+    for k in ("psnr_2x_db", "psnr_cost_2x_db", "psnr_fov2x_db", "psnr_cost_fov2x_db",
+              "adapt_flora_minus_finetune_db", "adapt_pretrained_psnr_db"):
         assert np.isfinite(met[k]), k
     for f in ("operator_flora.pt", "operator_finetuned.pt"):
         assert (Path(run_dir) / "model" / f).is_file()
