@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from domains.ecog.config import PROFILES, EcogConfig  # noqa: E402
 from domains.ecog.cv import make_folds  # noqa: E402
 from domains.ecog.decode import baseline_cv, deep_cv  # noqa: E402
-from domains.ecog.models import torch_threads  # noqa: E402
+from shared.threads import cpu_threads  # noqa: E402
 from domains.ecog.screen import screen_cv, warm_umap  # noqa: E402
 from domains.ecog.steps import prepare_participant, simulated, spearman  # noqa: E402
 from domains.ecog.transfer import transfer_target  # noqa: E402
@@ -57,8 +57,8 @@ def main(argv=None) -> int:
     if a.transfer_targets is not None:
         mcfg = mcfg.model_copy(update={"transfer_targets": a.transfer_targets})
     rc = cfg.reduce
-    print(f"ecog benchmark, profile {profile}, device {a.device}, task {a.task}, torch threads "
-          f"{mcfg.torch_threads}, seed {a.seed}")
+    print(f"ecog benchmark, profile {profile}, device {a.device}, task {a.task}, CPU threads "
+          f"{mcfg.cpu_threads}, seed {a.seed}")
     t0 = time.perf_counter()
     parts = simulated(cfg.ingest, a.seed)
     preps = [prepare_participant(p, cfg.ingest, [a.task], "simulator")["tasks"][a.task] for p in parts]
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
 
     methods = list(mcfg.models) + list(mcfg.baselines)
     rows, screen_t, deep_t = [], [], []
-    with torch_threads(mcfg.torch_threads):
+    with cpu_threads(mcfg.cpu_threads or 0):
         for p, arr in zip(parts, preps):
             folds = make_folds(arr["y"], rc.n_folds, a.seed)
             kw = dict(method=rc.screen, n_components=rc.n_components, n_neighbors=rc.n_neighbors,

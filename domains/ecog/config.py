@@ -106,8 +106,9 @@ class ModelConfig(_Section):
     patience: int = Field(default=15, ge=1, description="early-stopping patience on the inner validation loss")
     val_fraction: float = Field(default=0.2, gt=0, lt=1,
                                 description="share of each TRAINING fold held out for early stopping")
-    torch_threads: int | None = Field(default=1, ge=1,
-                                      description="torch intra-op threads while training (restored after)")
+    cpu_threads: int | None = Field(default=1, ge=1,
+                                      description="CPU threads of the decoding step, this thread only "
+                                                  "(shared.threads.cpu_threads; None: unchanged)")
     transfer: bool = Field(default=True, description="run cross-participant transfer")
     transfer_targets: int = Field(default=2, ge=1, description="target participants of the transfer study")
     transfer_shots: int = Field(default=10, ge=1, le=10, description="target trials per class to adapt on")

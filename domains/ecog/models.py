@@ -11,27 +11,11 @@ entropy, minibatches, early stopping on a validation split of the TRAINING trial
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Use ``n`` intra-op threads inside the block and restore the previous count after."""
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class ConvBlocks(nn.Module):

@@ -27,7 +27,6 @@ from domains.ecog import figures, io
 from domains.ecog.config import PROFILES, EcogConfig, IngestConfig, ModelConfig, ReduceConfig
 from domains.ecog.cv import make_folds
 from domains.ecog.decode import baseline_cv, deep_cv
-from domains.ecog.models import torch_threads
 from domains.ecog.preprocess import preprocess, task_arrays
 from domains.ecog.screen import screen_cv, warm_umap
 from domains.ecog.simulate import Participant, generate
@@ -36,6 +35,7 @@ from shared.errors import BadInput
 from shared.manifests import get_manifest, sha256_file
 from shared.progress import progress
 from shared.runs import RunContext, write_array
+from shared.threads import cpu_threads
 from shared.timing import measure
 
 
@@ -188,7 +188,7 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     mcfg = cfg.model
     per_task: dict[str, dict] = {}
     transfer: dict[str, dict] = {}
-    with torch_threads(mcfg.torch_threads), h5py.File(ctx.results_h5, "a") as h5:
+    with cpu_threads(mcfg.cpu_threads or 0), h5py.File(ctx.results_h5, "a") as h5:
         for rec in progress(prev["ingest"]["participants"], desc="ecog decode", unit="participant"):
             pid = rec["pid"]
             for task in rec["shapes"]:
