@@ -111,8 +111,9 @@ def _indian_pines(ctx: RunContext):
 
     b = load_indian_pines()
     cube = np.asarray(b.tensor, dtype=np.float32)  # (145, 145, 200) AVIRIS radiance-like DN
-    gt = np.asarray(b.ticks[0] if hasattr(b, "ticks") else b["ticks"][0]).astype(np.int64)
-    wl = [w / 1000.0 for w in b.ticks[2]] if len(getattr(b, "ticks", [])) > 2 else None
+    gt = np.asarray(b.ticks[0]).astype(np.int64)  # (145, 145) ground truth, 0 = background
+    ticks = list(getattr(b, "ticks", []))
+    wl = [float(w) / 1000.0 for w in ticks[1]] if len(ticks) > 1 and len(ticks[1]) == cube.shape[2] else None
     d = ctx.path("inputs")
     d.mkdir(parents=True, exist_ok=True)
     cube_path = write_generic(d / "indian_pines.tif", cube + 1.0, nodata=0.0)  # +1: no valid 0 DN
