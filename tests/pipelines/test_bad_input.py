@@ -173,3 +173,22 @@ def test_data_verify_lists_missing_files_and_exits_2(tmp_path, capsys, monkeypat
     assert rc == 2
     assert "a.h5" in cap.err and "b.h5" in cap.err and "missing" in cap.err
     assert len(cap.err.strip().splitlines()) == 1
+
+
+def test_data_verify_all_skips_datasets_never_downloaded(tmp_path, capsys, monkeypatch):
+    from shared.manifests import Manifest
+
+    m = Manifest.model_validate({
+        "id": "t-open", "domain": "lowrank", "title": "t", "description": "d", "license": "x",
+        "citation": "c", "homepage": None, "access": "open", "format": "hdf5",
+        "loader": "domains.lowrank.data:load_h5_tensor",
+        "files": [{"name": "a.h5", "url": "https://example.org/a.h5", "sha256": None, "bytes": 1},
+                  {"name": "b.h5", "url": "https://example.org/b.h5", "sha256": None, "bytes": 1}]})
+    monkeypatch.setattr("shared.manifests.all_manifests", lambda: {"t-open": m})
+    assert main(["data", "verify", "--dir", str(tmp_path)]) == 0
+    assert "not downloaded" in capsys.readouterr().out
+    (tmp_path / "t-open").mkdir()
+    (tmp_path / "t-open" / "a.h5").write_bytes(b"x")  # a download that stopped half-way
+    assert main(["data", "verify", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "t-open/b.h5" in err and "t-open/a.h5" not in err
