@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/isac.py --quick
 	$(BIN)/python bench/mri.py --quick
 	$(BIN)/python bench/ecog.py --quick
+	$(BIN)/python bench/geo.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
