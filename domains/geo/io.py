@@ -143,11 +143,12 @@ def count_clear(product: Product, grid: Grid, rules: MaskRules = MaskRules(), bl
                 max_pixels: int = 120_000_000) -> int | None:
     """Clear pixels from the quality layers alone (a block scan; None when too large to scan).
 
-    Used by the header check: reads only the QA/SCL layer and the first band.
+    Used by the header check: reads only the QA/SCL layer (or the first band when there is none).
     """
     if grid.n_pixels > max_pixels:
         return None
-    sub = Product(product.sensor, product.source, product.bands[:1], product.qa, product.meta)
+    # the QA layer alone knows fill and clear (QA_PIXEL bit 0, SCL 0); otherwise the first band's fill
+    sub = Product(product.sensor, product.source, [] if product.qa else product.bands[:1], product.qa, product.meta)
     n = 0
     with AlignedReader(grid, layers(sub)) as rd:
         for w in windows(grid, block):
