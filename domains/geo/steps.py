@@ -26,7 +26,7 @@ from domains.geo import figures
 from domains.geo.autoencoders import one_thread
 from domains.geo.config import PROFILES, GeoConfig
 from domains.geo.evaluate import combine_scores, score_tile
-from domains.geo.io import CLEAR, VALID, MaskRules, combine_ingest, count_clear, ingest_tile, layers, \
+from domains.geo.io import MaskRules, combine_ingest, count_clear, ingest_tile, layers, \
     product_grid, read_tile, write_generic
 from domains.geo.model import choose_k, filter_tile, label_tile
 from domains.geo.raster import GDAL_ENV, LABEL_NODATA, AlignedReader, Grid, create_raster, open_header, \
@@ -34,7 +34,7 @@ from domains.geo.raster import GDAL_ENV, LABEL_NODATA, AlignedReader, Grid, crea
 from domains.geo.reduce import fit_methods
 from domains.geo.sensors import Product, open_product
 from domains.geo.simulate import SceneParams, generate
-from shared.cluster import KMeans, hungarian_matching, per_class_f1, scores
+from shared.cluster import KMeans, per_class_f1, scores
 from shared.domain import DomainSpec
 from shared.errors import BadInput
 from shared.manifests import get_manifest, sha256_file
@@ -392,7 +392,7 @@ def _score_scene(sc, grid: Grid, cogs: dict, ks: dict, ref_path, ref_nodata, n_u
         lay["ref"] = (ref_path, 1, Resampling.nearest, ref_nodata)
     acc = None
     with AlignedReader(grid, lay) as rd, rasterio.open(sc["stack"]) as st:
-        for w in windows(grid, block):
+        for w in progress(windows(grid, block), desc=f"score {sc['name']}", unit="window"):
             labels = {m: rd.read(f"lab:{m}", w) for m in cogs}
             ref = rd.read("ref", w) if ref_path else None
             part = score_tile(ref, labels, st.read(window=w), max(n_units, 1), ks, ref_nodata)
@@ -440,4 +440,3 @@ SPEC = DomainSpec(
     ingest=ingest, reduce=reduce, model=model, evaluate=evaluate, check=check,
 )
 
-__all__ = ["SPEC", "check", "ingest", "reduce", "model", "evaluate", "VALID", "CLEAR"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
 import rasterio
 from rasterio.windows import Window
 

@@ -7,7 +7,7 @@ import pytest
 from rasterio.windows import Window
 
 from domains.geo.io import CLEAR, VALID, layers, product_grid, read_tile
-from domains.geo.raster import AlignedReader, Grid
+from domains.geo.raster import AlignedReader
 from domains.geo.sensors import open_product, parse_mtd, s2_radiometry
 from domains.geo.simulate import S2_QUANT, Scene, SceneParams, simulate_window, _rng, mtd_xml
 from shared.errors import BadInput
