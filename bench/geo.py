@@ -168,13 +168,13 @@ def main() -> None:
     ap.add_argument("--parts", default="majority,kmeans,scene,accuracy")
     ap.add_argument("--scene-methods", default="[pca,sae,improved]")
     ap.add_argument("--workdir", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lowdim-bench-geo"))
-    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    # torch keeps its default threads: an explicit torch.set_num_threads in the main thread would
+    # override the per-block one-thread limit the AE training uses (shared.threads.cpu_threads)
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
     parts = a.parts.split(",")
-    print(f"# bench/geo.py {'--quick ' if a.quick else ''}device={a.device} threads={a.threads}", flush=True)
+    print(f"# bench/geo.py {'--quick ' if a.quick else ''}device={a.device} torch threads={torch.get_num_threads()}", flush=True)
     if "majority" in parts:
         r = bench_majority(a.quick)
         print(f"majority 7x7 on {r['tile']}: ours {r['ours_s'] * 1e3:.1f} ms, generic_filter+mode "

@@ -27,11 +27,12 @@ import torch
 from torch import nn
 
 from shared.progress import progress
+from shared.threads import cpu_threads
 
 
 @contextmanager
 def one_thread(device: torch.device | str = "cpu") -> Iterator[None]:
-    """Run a block of many tiny CPU kernels on one OpenMP thread, restored on exit.
+    """Run a block of many tiny CPU kernels on one OpenMP thread (this thread only, restored).
 
     Training a 7-6-4-2 MLP is a stream of microsecond kernels; a second
     intra-op thread only adds synchronisation (measured 26x slower per epoch
@@ -40,12 +41,8 @@ def one_thread(device: torch.device | str = "cpu") -> Iterator[None]:
     if torch.device(device).type != "cpu":
         yield
         return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with cpu_threads(1):
         yield
-    finally:
-        torch.set_num_threads(n)
 
 
 class DenseAE(nn.Module):
