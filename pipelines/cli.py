@@ -153,7 +153,6 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
         raise BadInput("--runner", f"unknown runner '{a.runner}' (use local or dask[=ADDRESS])")
     if a.data:
         check_file(split_spec(a.data)[0], allow_dir=True)  # a domain may read a folder
-    resolve(a.device)  # cuda without a GPU is a bad input
     for n in names:
         spec = get(n).load_spec()
         try:
@@ -163,6 +162,7 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
                 raise BadInput(f"--set {n}.{err.where[6:]}", err.message) from None
             raise
         spec.check(a.data, a.dataset, cfg)
+    resolve(a.device)  # cuda without a GPU is a bad input (this imports torch, so it comes last)
     return sets
 
 

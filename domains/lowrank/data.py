@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
-import torch
 
 from shared.errors import BadInput
 from shared.h5data import inspect_h5, split_spec
@@ -14,7 +13,7 @@ from shared.h5data import inspect_h5, split_spec
 split_h5_spec = split_spec
 
 
-def load_h5_tensor(spec: str, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, str]:
+def load_h5_tensor(spec: str, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, str]:
     """Read a numeric, finite HDF5 dataset as a tensor.
 
     Parameters
@@ -22,8 +21,9 @@ def load_h5_tensor(spec: str, dtype: torch.dtype = torch.float64) -> tuple[torch
     spec : str
         ``file.h5:/path/in/file``; the dataset path may be omitted when the
         file holds exactly one dataset.
-    dtype : torch.dtype
-        Real dtype to compute in; complex data keep the matching complex dtype.
+    dtype : torch.dtype, optional
+        Real dtype to compute in (default float64); complex data keep the
+        matching complex dtype.
 
     Returns
     -------
@@ -38,6 +38,9 @@ def load_h5_tensor(spec: str, dtype: torch.dtype = torch.float64) -> tuple[torch
         missing file or dataset, non-numeric data, fewer than 2 modes, a mode
         of size 0), and NaN or inf values.
     """
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
     where, _, _ = inspect_h5(spec, min_ndim=2)
     path, key = split_spec(where)
     with h5py.File(path, "r") as f:
@@ -54,7 +57,7 @@ def load_h5_tensor(spec: str, dtype: torch.dtype = torch.float64) -> tuple[torch
 
 
 def synthetic_tensor(shape: list[int], ranks: list[int], noise: float, seed: int,
-                     dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+                     dtype: torch.dtype | None = None, device: str | torch.device = "cpu"
                      ) -> torch.Tensor:
     """A random Tucker tensor of multilinear rank ``ranks`` plus Gaussian noise.
 
@@ -65,11 +68,16 @@ def synthetic_tensor(shape: list[int], ranks: list[int], noise: float, seed: int
     noise : float
         Noise Frobenius norm relative to the signal's.
     seed : int
+    dtype : torch.dtype, optional
+        Default float64.
 
     Returns
     -------
     torch.Tensor, shape ``shape``
     """
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
     if len(ranks) != len(shape):
         raise BadInput("config.true_ranks", f"has {len(ranks)} entries for a {len(shape)}-way shape")
     for n, (r, i) in enumerate(zip(ranks, shape)):

@@ -14,7 +14,6 @@ from typing import Any
 
 import h5py
 import numpy as np
-import torch
 
 from domains.lowrank.config import LowrankConfig
 from domains.lowrank.data import load_h5_tensor, synthetic_tensor
@@ -24,7 +23,14 @@ from shared.h5data import inspect_h5, scan_finite
 from shared.manifests import get_manifest, resolve_entry, sha256_file
 from shared.runs import RunContext, write_array
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# torch is imported inside the steps: `check` and the config need only h5py and
+# numpy, so a bad input is reported before torch's import (seconds under load).
+
+
+def _dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "float64": torch.float64}[name]
 
 
 def _cfg(ctx: RunContext) -> LowrankConfig:
@@ -33,7 +39,7 @@ def _cfg(ctx: RunContext) -> LowrankConfig:
 
 def _load_input(ctx: RunContext, ingest: dict[str, Any]) -> torch.Tensor:
     cfg = _cfg(ctx)
-    x, _ = load_h5_tensor(ingest["tensor"], dtype=_DTYPES[cfg.dtype])
+    x, _ = load_h5_tensor(ingest["tensor"], dtype=_dtype(cfg.dtype))
     return x.to(ctx.device)
 
 
@@ -41,7 +47,7 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Load or generate the tensor; a synthetic one is stored as ``results.h5:/input``."""
     cfg = _cfg(ctx)
     if ctx.data:
-        x, where = load_h5_tensor(ctx.data, dtype=_DTYPES[cfg.dtype])
+        x, where = load_h5_tensor(ctx.data, dtype=_dtype(cfg.dtype))
         path = where.rsplit(":", 1)[0]
         return {"tensor": where, "shape": list(x.shape),
                 "data": {"source": where, "sha256": sha256_file(path), "synthetic": False}}
@@ -52,7 +58,7 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         x = resolve_entry(m.generator)(**m.params, seed=ctx.seed)
         source = f"manifest:{m.id}"
     else:
-        x = synthetic_tensor(cfg.shape, cfg.true_ranks, cfg.noise, ctx.seed, _DTYPES[cfg.dtype])
+        x = synthetic_tensor(cfg.shape, cfg.true_ranks, cfg.noise, ctx.seed, _dtype(cfg.dtype))
         source = f"synthetic tucker {cfg.shape} rank {cfg.true_ranks} noise {cfg.noise:g}"
     with h5py.File(ctx.results_h5, "a") as h5:
         write_array(h5, "input", x, unit="1", description=source)
@@ -140,6 +146,8 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
 
 
 def _reconstruct(ctx: RunContext) -> torch.Tensor:
+    import torch
+
     from shared.lowrank import TuckerTensor
 
     with h5py.File(ctx.results_h5, "r") as h5:
@@ -155,6 +163,8 @@ def _mode_spectra(x: torch.Tensor) -> list[np.ndarray]:
     ``svdvals`` of the unfolding, not the Gram matrix: squaring would put a
     floor at sqrt(eps) relative to the top and hide an exact rank in the figure.
     """
+    import torch
+
     from shared.lowrank import svdvals
 
     return [svdvals(torch.movedim(x, n, 0).reshape(x.shape[n], -1)).cpu().numpy().astype(np.float64)
@@ -163,6 +173,8 @@ def _mode_spectra(x: torch.Tensor) -> list[np.ndarray]:
 
 def _baseline(x: torch.Tensor, ranks: list[int]) -> tuple[str, torch.Tensor, float]:
     """TensorLy's one-pass HOSVD (``tucker(n_iter_max=0)``), or the optimal SVD truncation."""
+    import torch
+
     t0 = time.perf_counter()
     if x.ndim == 2:
         u, s, vh = torch.linalg.svd(x, full_matrices=False)
@@ -182,6 +194,8 @@ def _baseline(x: torch.Tensor, ranks: list[int]) -> tuple[str, torch.Tensor, flo
 
 def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Relative error, compression, intrinsic dimension; baseline; figures; report."""
+    import torch
+
     from shared.lowrank import intrinsic_dimension
 
     cfg = _cfg(ctx)

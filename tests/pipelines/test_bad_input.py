@@ -192,3 +192,16 @@ def test_data_verify_all_skips_datasets_never_downloaded(tmp_path, capsys, monke
     assert main(["data", "verify", "--dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "t-open/b.h5" in err and "t-open/a.h5" not in err
+
+
+def test_bad_lowrank_input_is_rejected_before_torch_is_imported(h5file, tmp_path):
+    """Fast rejection: neither Prefect nor torch (seconds to import under load) is loaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pipelines.cli import main; "
+            f"rc = main(['run', 'lowrank', '--data', {str(h5file) + ':/nan'!r}, '--out', {str(tmp_path)!r}]); "
+            "print(rc, sorted(m for m in ('torch', 'prefect') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "2 []", out.stdout + out.stderr
+    assert "NaN" in out.stderr
