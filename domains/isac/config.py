@@ -59,8 +59,8 @@ class IsacConfig(BaseModel):
 
 
 PROFILES = {
-    # about 1 minute on 2 idle cores
-    "quick": {"snr_db": [-10.0, -5.0, 0.0, 10.0, 20.0], "n_trials": 20, "esprit_trials": 2,
+    # about 1-2 minutes of CPU on one idle core (docs/benchmarks.md: far more under load, 2 threads)
+    "quick": {"snr_db": [-10.0, 0.0, 10.0, 20.0], "n_trials": 20, "esprit_trials": 2,
               "scaling_sizes": [32, 64], "esprit_max_size": 64, "esprit_min_size": 64},
     "full": {"snr_db": [-20.0, -17.5, -15.0, -12.5, -10.0, -7.5, -5.0, -2.5, 0.0, 5.0, 10.0, 15.0, 20.0],
              "n_trials": 200, "esprit_trials": 20, "scaling_sizes": [32, 64, 128, 256, 512, 1024],
