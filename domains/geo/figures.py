@@ -135,7 +135,7 @@ def report(table: dict, meta: dict) -> str:
                       "on real scenes (protocol unpublished).", ""]
     for s in sensors:
         t = table[s]
-        lines += [f"## {s}", "", f"Grid {t['grid']}; {t['n_valid']} valid pixels, {t['n_clear']} clear; "
+        lines += [f"## {s}", "", f"Grid {t['grid']} (CRS units); {t['n_valid']} valid pixels, {t['n_clear']} clear; "
                                  f"{t.get('n_common', 0)} pixels scored.", "",
                   "| method | k | labelled | matching acc | majority acc | ARI | NMI | mean F1 | CH | DB |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
@@ -145,6 +145,11 @@ def report(table: dict, meta: dict) -> str:
             lines.append(f"| {METHOD_TITLES.get(m, m)} | {r['k']} | {f('coverage', '{:.1%}')} | "
                          f"{f('matching_accuracy')} | {f('majority_accuracy')} | {f('ari')} | {f('nmi')} | "
                          f"{f('mean_f1')} | {f('calinski_harabasz', '{:.4g}')} | {f('davies_bouldin')} |")
+        hm = meta.get("headline")
+        if hm in t["methods"] and "f1_per_unit" in t["methods"][hm]:
+            names = meta.get("units") or [f"unit {i}" for i in range(len(t["methods"][hm]["f1_per_unit"]))]
+            f1 = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, t["methods"][hm]["f1_per_unit"]))
+            lines += ["", f"Per-unit F1 of {METHOD_TITLES.get(hm, hm)} (Hungarian-matched cluster): {f1}."]
         lines += ["", f"Unit maps (COG, mode overviews, colour table): {', '.join(t['cogs'])}", ""]
     lines += ["## Figures", "", "![maps side by side](figures/maps.png)", "",
               "![per-cluster mean spectra](figures/spectra.png)", ""]

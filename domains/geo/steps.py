@@ -366,7 +366,8 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     note = ("Synthetic scene: folded strata, a granite intrusion and alluvial channels with vegetation, "
             "clouds, shadows and a fill border, written as real products and read back."
             if ing["data"]["synthetic"] else "")
-    rep = figures.report(table, {"source": ing["data"]["source"], "note": note})
+    rep = figures.report(table, {"source": ing["data"]["source"], "note": note, "units": units,
+                                 "headline": headline})
     if not metrics:  # headline method not run: promote the first method
         first = next(iter(baselines))
         metrics = baselines.pop(first)

@@ -81,3 +81,20 @@ def test_masks_remove_clouds_and_fill(small_products):
         assert not clear[alpha > 0.5].any(), sensor  # thick cloud is never clear
         assert not clear[shadow].any(), sensor
         assert clear.sum() > 0.5 * ((flags & VALID) > 0).sum(), sensor
+
+
+def test_aster_vnir_swir_align_on_the_15m_grid(tmp_path):
+    from domains.geo.simulate import generate
+
+    gen = generate(tmp_path, ("aster",), SceneParams(size30=32, seed=5, cloud_cover=0))
+    p = open_product(gen["products"]["aster"])
+    assert p.sensor == "aster" and p.band_names[:3] == ["B01", "B02", "B3N"] and len(p.bands) == 9
+    grid = product_grid(p)
+    assert grid.res == 15.0 and grid.width == 64  # SWIR (30 m) is upsampled onto the VNIR grid
+    rho, flags = _read_all(p, grid)
+    scene = Scene(SceneParams(size30=32, seed=5, cloud_cover=0))
+    w = Window(0, 0, 64, 64)
+    vnir = simulate_window(scene, grid, w, [(b.name, b.wavelength_um) for b in p.bands[:3]], 1, _rng(5, 215, w))
+    ok = (flags & VALID) > 0
+    assert np.abs(rho[:3][:, ok] - vnir["rho"][:, ok]).max() <= 0.0005 + 1e-6  # DN * 0.001
+    assert np.isfinite(rho[3:][:, ok]).mean() > 0.95 and 0.05 < np.nanmean(rho[3:]) < 0.5
