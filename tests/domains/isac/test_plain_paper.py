@@ -15,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 from domains.isac.crb import crb_mu
 from domains.isac.plain import plain
-from domains.isac.refine import refine
+from domains.isac.refine import plain_refined, refine
 from domains.isac.scenarios import get_scenario
 from domains.isac.simulate import noise_variance, simulate_tensor
 
@@ -65,7 +65,7 @@ def test_close_in_other_dimensions(dimension):
     m = s.extra["close_dimension"]
     sq = torch.zeros(2, dtype=torch.float64)
     for t in range(10):
-        est = refine(y[t], plain(y[t], 2), 2)
+        est = plain_refined(y[t], 2)
         d = wrap(est.mu[:, None, m] - s.mu[None, :, m])
         rows, cols = linear_sum_assignment((d ** 2).numpy())
         sq[torch.as_tensor(cols)] += d[rows, cols] ** 2
