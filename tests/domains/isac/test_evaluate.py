@@ -206,3 +206,14 @@ def test_snr_threshold_is_the_lowest_snr_from_which_on_a_method_works():
     assert snr_threshold(res, "a") == -5.0
     assert snr_threshold(res, "b") == 5.0
     assert snr_threshold(res, "c") == math.inf
+
+
+def test_the_report_says_why_an_estimator_sits_below_a_bound():
+    from domains.isac.figures import _below_bound_notes
+
+    mc = {"n_targets": 4, "crb": {"rmse_physical": [[1.0, 1.0, 1.0]]},
+          "crb_tied": {"rmse_physical": [[0.8, 1.0, 1.0]]},
+          "methods": {"plain": {"n_success": [200], "rmse_physical": [[0.85, 1.0, 0.5]]}}}
+    notes = "\n".join(_below_bound_notes(mc, 0))
+    assert "plain angle: 0.85x the 3K-parameter CRB" in notes and "share this coordinate" in notes
+    assert "plain velocity: 0.50x even the tied bound" in notes and "range" not in notes
