@@ -95,7 +95,7 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             if p.gain is not None:
                 g.attrs["gain"] = p.gain
             for k, v in p.info.items():
-                g.attrs[k] = np.asarray(v)
+                g.attrs[k] = v if isinstance(v, str) else np.asarray(v)
             write_array(h5, f"epochs/{p.pid}/psd", prep["psd"], unit="V^2/Hz", rows="tongue,hand")
             write_array(h5, f"epochs/{p.pid}/psd_freqs", prep["psd_freqs"], unit="Hz")
             shapes = {}

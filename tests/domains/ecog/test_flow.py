@@ -126,3 +126,15 @@ def _edf_without_cues(path):
     raw.set_annotations(None)
     mne.export.export_raw(str(path), raw, fmt="edf", overwrite=True, verbose="error")
     return path
+
+
+def test_flow_on_a_recording_file(tmp_path):
+    """A Miller .mat through every step: provenance, one participant, no rho (needs >= 3)."""
+    f = layouts.write_miller_mat(tmp_path / "bp_mot_t_h.mat", n_trials=10)
+    run_dir, ev = execute(SPEC, call_directly, out=str(tmp_path / "runs"), device="cpu", data=str(f),
+                          sets=["reduce.screen=pca", "model.models=[cnn]", "model.baselines=[ts_lr]",
+                                "model.max_epochs=5", "ingest.epoch_s=1.0", "evaluate.headline_model=cnn"])
+    m = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert m["data"]["synthetic"] is False and len(m["data"]["sha256"]) == 64
+    assert "spearman_rho" not in m["metrics"] and m["baselines"]["ts_lr"]["accuracy"] > 0.8  # gain 0.2
+    assert "| bp |" in ev["report"]
