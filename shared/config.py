@@ -83,10 +83,22 @@ def build_config(model: type[M], preset: dict[str, Any], overrides: dict[str, An
         e = err.errors()[0]
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
         if e["type"] == "extra_forbidden":
-            known = ", ".join(sorted(model.model_fields))
-            raise BadInput(f"{where} {key}", f"unknown key for {model.__name__} (known: {known})") from None
+            owner = _section_model(model, [str(p) for p in e["loc"][:-1]])
+            known = ", ".join(sorted(owner.model_fields))
+            raise BadInput(f"{where} {key}", f"unknown key for {owner.__name__} (known: {known})") from None
         msg = e["msg"].removeprefix("Value error, ")
         raise BadInput(f"{where} {key}", msg) from None
+
+
+def _section_model(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
+    """The (sub-)model that owns the key at ``path`` (``["model"]`` -> the model section)."""
+    for name in path:
+        field = model.model_fields.get(name)
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            break
+        model = ann
+    return model
 
 
 def scope_sets(sets: list[str] | tuple[str, ...] | None, domains: list[str]) -> dict[str, list[str]]:

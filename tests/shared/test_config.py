@@ -76,3 +76,27 @@ def test_scope_sets():
     for bad in (["x=1"], ["c.x=1"]):
         with pytest.raises(BadInput):
             scope_sets(bad, ["a", "b"])
+
+
+def test_unknown_nested_key_lists_that_sections_keys():
+    from pydantic import BaseModel, ConfigDict
+
+    from shared.config import build_config, parse_sets
+    from shared.errors import BadInput
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        epochs: int = 1
+        hidden: int = 8
+
+    class Cfg(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        seed_offset: int = 0
+        model: Model = Model()
+
+    import pytest
+
+    with pytest.raises(BadInput) as err:
+        build_config(Cfg, {}, parse_sets(["model.epoch=3"]))
+    msg = str(err.value)
+    assert "model.epoch" in msg and "epochs" in msg and "hidden" in msg and "seed_offset" not in msg
