@@ -15,16 +15,24 @@ from shared.device import resolve, seed_everything
 from shared.domain import DomainSpec
 from shared.interrupts import stop_on_signals
 from shared.runs import STEPS, RunContext, check_out, check_seed, complete_run, fail_run, start_run
+from shared.threads import cpu_threads
 
 Caller = Callable[[DomainSpec, str, RunContext, dict[str, dict]], dict[str, Any]]
 
 
 def timed_step(fn: Callable, ctx_dict: dict[str, Any], prev: dict[str, dict], offset: int) -> dict:
-    """Run one step with its own seed; return its record and wall seconds."""
+    """Run one step with its own seed; return its record and wall seconds.
+
+    A domain whose config has a top-level ``threads`` field runs each step
+    under :func:`shared.threads.cpu_threads` (this thread only, restored):
+    many small kernels on 2 OpenMP threads of a loaded 2-core machine were
+    measured 10-25x slower than on one.
+    """
     ctx = RunContext(**ctx_dict)
     seed_everything(ctx.seed + offset)
     t0 = time.perf_counter()
-    record = fn(ctx, prev)
+    with cpu_threads(int(ctx.config.get("threads") or 0)):
+        record = fn(ctx, prev)
     return {"record": record, "seconds": time.perf_counter() - t0}
 
 

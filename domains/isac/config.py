@@ -56,6 +56,8 @@ class IsacConfig(BaseModel):
                                 "the median is reported")
     dtype: Literal["complex64", "complex128"] = Field(
         default="complex128", description="precision of the simulated and loaded tensors")
+    threads: int = Field(default=1, ge=0, description="CPU threads per step (0: torch's own setting); "
+                         "PLAIN's many small eigh/eig calls run fastest on one")
 
 
 PROFILES = {
