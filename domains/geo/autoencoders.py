@@ -87,12 +87,36 @@ class DenseAE(nn.Module):
         return h
 
 
+def schedule_epochs(epochs: int, batch_size: int, n: int, min_steps: int = 0) -> int:
+    """Epochs to run: ``epochs``, raised so that training makes at least ``min_steps`` Adam updates.
+
+    The paper's epochs are over every pixel of a scene (L8: 762 k pixels, so
+    10 epochs at batch 64 are about 119 k updates); on a small training sample
+    the same epoch count is a few hundred updates and leaves the net far from
+    converged. Keeping a floor on the number of updates keeps the paper's
+    optimiser, batch size and loss while matching its training length better.
+
+    Parameters
+    ----------
+    epochs, batch_size : int
+        The paper's schedule for the stage.
+    n : int
+        Training pixels.
+    min_steps : int
+        Floor on the number of mini-batch updates (0: the epochs as given).
+    """
+    per_epoch = -(-int(n) // int(batch_size))
+    return max(int(epochs), -(-int(min_steps) // max(per_epoch, 1)))
+
+
 def train_ae(model: DenseAE, X: torch.Tensor, epochs: int, batch_size: int, *, lr: float = 1e-3,
-             l1: float = 1e-4, seed: int = 0, desc: str = "AE") -> list[float]:
+             l1: float = 1e-4, seed: int = 0, desc: str = "AE", min_steps: int = 0) -> list[float]:
     """Train ``model`` to reconstruct ``X`` (MSE + L1 activity); return the loss per epoch.
 
-    Mini-batches are reshuffled every epoch with a private generator.
+    Mini-batches are reshuffled every epoch with a private generator. The
+    number of epochs is ``schedule_epochs(epochs, batch_size, len(X), min_steps)``.
     """
+    epochs = schedule_epochs(epochs, batch_size, X.shape[0], min_steps)
     model.to(device=X.device, dtype=X.dtype).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel per step: tiny nets
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -140,18 +164,18 @@ class StackedAE(nn.Module):
         return torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
 
     def fit(self, X: torch.Tensor, epochs: Sequence[int], batch_sizes: Sequence[int], *, lr: float = 1e-3,
-            l1: float = 1e-4, seed: int = 0) -> dict[str, list[float]]:
+            l1: float = 1e-4, seed: int = 0, min_steps: int = 0) -> dict[str, list[float]]:
         """Train the stages in sequence on ``X`` ``(n, D)``; return each stage's loss history."""
         hist = {"stage1": train_ae(self.stage1, X, epochs[0], batch_sizes[0], lr=lr, l1=l1, seed=seed,
-                                   desc="stacked AE stage 1")}
+                                   desc="stacked AE stage 1", min_steps=min_steps)}
         with torch.no_grad():
             z2 = self._z2(X)
         hist["stage2"] = train_ae(self.stage2, z2, epochs[1], batch_sizes[1], lr=lr, l1=l1, seed=seed + 1,
-                                  desc="stacked AE stage 2")
+                                  desc="stacked AE stage 2", min_steps=min_steps)
         with torch.no_grad():
             z3 = torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
         hist["stage3"] = train_ae(self.stage3, z3, epochs[2], batch_sizes[2], lr=lr, l1=l1, seed=seed + 2,
-                                  desc="stacked AE stage 3")
+                                  desc="stacked AE stage 3", min_steps=min_steps)
         return hist
 
     @torch.no_grad()

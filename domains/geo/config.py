@@ -62,7 +62,10 @@ class ReduceConfig(_Section):
                               description="paper epochs of AE/stage 1, stage 2, stage 3")
     batch_sizes: list[int] = Field(default=[64, 32, 16], min_length=3, max_length=3,
                                    description="paper batch sizes of AE/stage 1, stage 2, stage 3")
-    train_pixels: int = Field(default=4_000, ge=100,
+    min_steps: int = Field(default=3_000, ge=0,
+                           description="paper methods: floor on Adam updates per stage; epochs are raised to reach it "
+                                       "(the paper's epochs run over ~0.8-7 M pixels, a sample needs more)")
+    train_pixels: int = Field(default=20_000, ge=100,
                               description="paper methods train on this many sampled pixels (paper: all)")
     improved_encoder: Literal["sae", "ae", "pca"] = Field(default="sae",
                                                         description="encoder of the improved mode")

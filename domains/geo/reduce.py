@@ -127,11 +127,11 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
         elif name == "ae":
             ae = DenseAE([D, 6, 4, cfg.code_dim])
             h = train_ae(ae, Xp, cfg.epochs[0], cfg.batch_sizes[0], lr=cfg.lr, l1=cfg.l1, seed=seed,
-                         desc="canonical AE")
+                         desc="canonical AE", min_steps=cfg.min_steps)
             out[name] = FittedMethod(name, minmax, ae, False, info={"loss": h})
         elif name == "sae":
             sae = StackedAE(D, cfg.code_dim)
-            h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed)
+            h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed, min_steps=cfg.min_steps)
             out[name] = FittedMethod(name, minmax, sae, False, info={"loss": h})
         elif name == "improved":
             out[name] = _fit_improved(sample, flags, cfg, red_nir, seed, D)

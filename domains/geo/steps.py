@@ -88,8 +88,9 @@ def _inputs(ctx: RunContext, cfg: GeoConfig) -> tuple[dict[str, Product], str | 
     ic = cfg.ingest
     if ctx.data:
         p = open_product(ctx.data, aster_scale=ic.aster_scale, generic_scale=ic.generic_scale)
+        # a product folder is hashed by its metadata file (MTL / MTD), which names every band
         return ({p.sensor: p}, ic.reference, None,
-                {"source": str(ctx.data), "sha256": sha256_file(ctx.data), "synthetic": False})
+                {"source": str(ctx.data), "sha256": sha256_file(p.source), "synthetic": False})
     if ctx.dataset == INDIAN_PINES:
         return _indian_pines(ctx)
     if ctx.dataset:

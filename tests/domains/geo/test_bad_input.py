@@ -93,3 +93,29 @@ def test_generated_products_pass_the_header_checks(small_products):
 
     mtd = small_products["products"]["sentinel2"]
     check(mtd, None, GeoConfig())  # the generated product passes the header checks
+
+
+def test_folder_without_product_metadata(tmp_path, capsys):
+    folder = tmp_path / "not_a_product"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("no MTL, no MTD")
+    _assert_rejected(tmp_path, capsys, folder, r"not_a_product: folder holds neither a Landsat")
+
+
+def test_landsat_folder_with_a_missing_band(tmp_path, capsys, landsat_copy):
+    _band(landsat_copy, "SR_B6").unlink()
+    _assert_rejected(tmp_path, capsys, landsat_copy.parent, r"SR_B6\.TIF: band file not found")
+
+
+def test_product_folders_read_like_their_metadata_files(small_products):
+    from pathlib import Path
+
+    from domains.geo.sensors import open_product
+
+    for sensor in ("landsat8", "sentinel2"):
+        meta = Path(small_products["products"][sensor])
+        by_file, by_folder = open_product(meta), open_product(meta.parent)
+        assert by_folder.sensor == by_file.sensor == sensor
+        assert by_folder.source == str(meta)
+        assert [(b.name, b.path, b.scale, b.offset) for b in by_folder.bands] == \
+            [(b.name, b.path, b.scale, b.offset) for b in by_file.bands]

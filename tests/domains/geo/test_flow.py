@@ -80,3 +80,16 @@ def test_indian_pines_through_the_generic_reader(tmp_path):
     # k-means on real AVIRIS spectra: far from perfect, far above chance (ARI 0)
     assert 0.15 < m["baselines"]["raw"]["ari_indian-pines"] < 0.5
     assert m["metrics"]["nmi_indian-pines"] > 0.35
+
+
+def test_a_product_folder_runs_end_to_end(tmp_path, landsat_copy, small_products):
+    # --data names the Landsat product folder itself; its provenance hash is the MTL file's
+    from shared.manifests import sha256_file
+
+    sets = ["reduce.methods=[raw,pca]", "model.k=4", "model.n_init=1", "evaluate.headline=pca",
+            f"ingest.reference={small_products['reference']}"]
+    run_dir, ev = execute(SPEC, call_directly, out=str(tmp_path / "runs"), device="cpu", seed=0,
+                          data=str(landsat_copy.parent), sets=sets)
+    m = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["data"]["sha256"] == sha256_file(landsat_copy)
+    assert 0 < m["metrics"]["ari_landsat8"] <= 1
