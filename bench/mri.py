@@ -78,9 +78,10 @@ def main(argv=None) -> int:
     m, b = ev["metrics"], ev["baselines"]
     print(f"# mri benchmark, profile {profile}, device {a.device}, flow wall {wall:.1f} s "
           f"(steps: {', '.join(f'{k} {v:.1f}' for k, v in ev['seconds'].items())})")
-    print("\n## PSNR (dB) per family x acceleration: operator | VarNet | CS-TV | zero-filled | op - VarNet")
+    print("\n## PSNR (dB) per family x acceleration: operator | VarNet | CS-TV | CS-L1-wavelet | zero-filled "
+          "| op - VarNet")
     for k in sorted(key for key in m if key.startswith("psnr_db_") and key.endswith("x") and key != "psnr_db_heldout"):
-        row = [m[k]] + [b[n].get(k, float("nan")) for n in ("varnet", "cs_tv", "zero_filled")]
+        row = [m[k]] + [b.get(n, {}).get(k, float("nan")) for n in ("varnet", "cs_tv", "cs_wavelet", "zero_filled")]
         print(f"{k[8:]:>16}: " + " | ".join(f"{v:6.2f}" for v in row) + f" | {row[0] - row[1]:+5.2f}")
     print("\n## Summary")
     print(f"operator - VarNet (trained families): {m.get('psnr_gain_over_varnet_db', float('nan')):+.2f} dB; "
@@ -88,15 +89,20 @@ def main(argv=None) -> int:
           f"paper +{PAPER_GAIN_DB:.0f} dB -> difference "
           f"{m.get('psnr_gain_over_varnet_db', float('nan')) - PAPER_GAIN_DB:+.2f} dB")
     print(f"SSIM operator {m['ssim']:.4f} VarNet {b.get('varnet', {}).get('ssim', float('nan')):.4f} "
-          f"CS {b.get('cs_tv', {}).get('ssim', float('nan')):.4f} zero-filled {b['zero_filled']['ssim']:.4f}")
+          f"CS-TV {b.get('cs_tv', {}).get('ssim', float('nan')):.4f} "
+          f"CS-wavelet {b.get('cs_wavelet', {}).get('ssim', float('nan')):.4f} zero-filled {b['zero_filled']['ssim']:.4f}")
     print(f"operator - zero-filled: {m['psnr_gain_over_zero_filled_db']:+.2f} dB; operator - CS-TV: "
           f"{m['psnr_db'] - b.get('cs_tv', {}).get('psnr_db', float('nan')):+.2f} dB (lambda "
-          f"{b.get('cs_tv', {}).get('lambda', float('nan')):g})")
+          f"{b.get('cs_tv', {}).get('lambda', float('nan')):g}); operator - CS-L1-wavelet: "
+          f"{m['psnr_db'] - b.get('cs_wavelet', {}).get('psnr_db', float('nan')):+.2f} dB (lambda "
+          f"{b.get('cs_wavelet', {}).get('lambda', float('nan')):g})")
     if "psnr_2x_db" in m:
         print(f"2x resolution: operator {m['psnr_2x_db']:.2f} dB vs {m['psnr_1x_same_settings_db']:.2f} dB at 1x "
               f"(drop {m['psnr_drop_2x_db']:+.2f} dB); VarNet drop {b.get('varnet', {}).get('psnr_drop_2x_db', float('nan')):+.2f} dB; "
               f"zero-filled drop {b['zero_filled'].get('psnr_drop_2x_db', float('nan')):+.2f} dB; operator gain over "
-              f"zero-filled at 2x {m['psnr_gain_over_zero_filled_2x_db']:+.2f} dB")
+              f"zero-filled at 2x {m['psnr_gain_over_zero_filled_2x_db']:+.2f} dB against "
+              f"{m.get('psnr_gain_over_zero_filled_1x_same_settings_db', float('nan')):+.2f} dB at 1x -> cost "
+              f"{m.get('psnr_cost_2x_db', float('nan')):.2f} dB (goal <= 1 dB)")
     if "adapt_flora_psnr_db" in m:
         print(f"adaptation (T2-like): pretrained {m['adapt_pretrained_psnr_db']:.2f}, FLoRA {m['adapt_flora_psnr_db']:.2f} "
               f"({100 * m['adapt_flora_trainable_fraction']:.1f} % trained), full fine-tuning "
@@ -104,8 +110,8 @@ def main(argv=None) -> int:
     print("\n## Time per slice (median of repeats, shared.timing.measure)")
     t_op = m["seconds_per_slice"]
     print(f"operator {1e3 * t_op:.2f} ms")
-    for n in ("varnet", "cs_tv", "zero_filled"):
-        if n in b:
+    for n in ("varnet", "cs_tv", "cs_wavelet", "zero_filled"):
+        if n in b and "seconds_per_slice" in b[n]:
             print(f"{n} {1e3 * b[n]['seconds_per_slice']:.2f} ms -> {n} / operator = "
                   f"{b[n]['seconds_per_slice'] / t_op:.3f}")
     cfg = json.loads((Path(run_dir) / "config.json").read_text())["config"]

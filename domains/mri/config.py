@@ -92,6 +92,10 @@ class EvaluateConfig(_Section):
     cs_lambdas: list[float] = Field(default=[3e-3, 1e-2, 3e-2], min_length=1,
                                     description="TV weights tried on the validation slices")
     cs_iterations: int = Field(default=60, ge=1, description="primal-dual iterations of the TV baseline")
+    cs_wavelet: bool = Field(default=True, description="run the SENSE + L1-wavelet compressed-sensing baseline")
+    cs_wavelet_lambdas: list[float] = Field(default=[1e-2, 2e-2, 4e-2], min_length=1,
+                                            description="L1-wavelet weights tried on the validation slices")
+    cs_wavelet_name: str = Field(default="db4", description="PyWavelets wavelet of the L1-wavelet baseline")
     twice_resolution_accelerations: list[Acceleration] = Field(default=[4.0], min_length=1,
                                                         description="accelerations of the 2x-resolution test")
     extended_fov: bool = Field(default=True, description="also test a 2x field of view at the training pixel size "

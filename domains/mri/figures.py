@@ -8,7 +8,7 @@ import numpy as np
 
 from shared.plots import new_figure, save
 
-LABELS = {"zero_filled": "zero-filled", "cs_tv": "CS (TV)", "varnet": "VarNet (MONAI)", "operator": "operator (ours)"}
+LABELS = {"zero_filled": "zero-filled", "cs_tv": "CS (TV)", "cs_wavelet": "CS (L1-wavelet)", "varnet": "VarNet (MONAI)", "operator": "operator (ours)"}
 
 
 def recon_grid(rows: list[dict], target, slice_index: int, path: Path) -> Path:

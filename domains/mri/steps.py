@@ -24,7 +24,7 @@ from domains.mri import checkpoint as ckpt
 from domains.mri import figures
 from domains.mri.coils import coil_basis, compress, n_virtual
 from domains.mri.config import PROFILES, MriConfig
-from domains.mri.cs import tune_lambda, tv_recon
+from domains.mri.cs import tune_lambda, tv_recon, wavelet_recon
 from domains.mri.data import stack
 from domains.mri.embedded import SOURCE, mni_volume, slice_positions, split_positions, write_split
 from domains.mri.evaluate import combine, evaluate_setting, prepared, time_per_slice
@@ -255,10 +255,13 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         return _evaluate(ctx, cfg, prev)
 
 
-def _methods(cfg: MriConfig, op, vn, lam: float | None) -> dict:
+def _methods(cfg: MriConfig, op, vn, lam: float | None, lam_wav: float | None = None) -> dict:
+    ec = cfg.evaluate
     ms = {"zero_filled": lambda b: zero_filled(b.y)}
-    if cfg.evaluate.cs and lam is not None:
-        ms["cs_tv"] = lambda b: tv_recon(b.y, b.sens, b.mask, lam, cfg.evaluate.cs_iterations)
+    if ec.cs and lam is not None:
+        ms["cs_tv"] = lambda b: tv_recon(b.y, b.sens, b.mask, lam, ec.cs_iterations)
+    if ec.cs_wavelet and lam_wav is not None:
+        ms["cs_wavelet"] = lambda b: wavelet_recon(b.y, b.sens, b.mask, lam_wav, ec.cs_iterations, ec.cs_wavelet_name)
     if vn is not None:
         ms["varnet"] = lambda b: reconstruct(vn, b)
     ms["operator"] = lambda b: reconstruct(op, b)
@@ -292,7 +295,17 @@ def _evaluate(ctx: RunContext, cfg: MriConfig, prev: dict[str, dict]) -> dict[st
             b = stack(bs)
             lam, lam_scores = tune_lambda(b.y, b.sens, b.mask, b.target, ec.cs_lambdas, ec.cs_iterations,
                                           lambda t, r: -float(((t - r) ** 2).mean()))
-    methods = _methods(cfg, op, vn, lam)
+    lam_wav = None
+    if ec.cs_wavelet:
+        lam_wav = ec.cs_wavelet_lambdas[len(ec.cs_wavelet_lambdas) // 2]
+        if "val" in files:
+            val = read_fastmri(files["val"])
+            b = stack([prepared(val.kspace, val.target, f, ec.accelerations[0], ec.mask_seed + 500, dev)
+                       for f in ec.families])
+            lam_wav, _ = tune_lambda(b.y, b.sens, b.mask, b.target, ec.cs_wavelet_lambdas, ec.cs_iterations,
+                                     lambda t, r: -float(((t - r) ** 2).mean()),
+                                     recon=lambda *a: wavelet_recon(*a, wavelet=ec.cs_wavelet_name))
+    methods = _methods(cfg, op, vn, lam, lam_wav)
     file_mask = test.mask if test.mask is not None else None
     settings = ([(f, a) for f in ec.families for a in ec.accelerations] if file_mask is None
                 else [("file_mask", float(file_mask.numel() / max(1, int(file_mask.sum()))))])
@@ -333,6 +346,8 @@ def _evaluate(ctx: RunContext, cfg: MriConfig, prev: dict[str, dict]) -> dict[st
         metrics[f"time_ratio_{name}_over_operator"] = seconds[name] / seconds["operator"]
     if lam is not None:
         baselines.setdefault("cs_tv", {})["lambda"] = float(lam)
+    if lam_wav is not None:
+        baselines.setdefault("cs_wavelet", {})["lambda"] = float(lam_wav)
 
     extra = {}
     if has_target and "test_2x" in files:
@@ -356,7 +371,8 @@ def _evaluate(ctx: RunContext, cfg: MriConfig, prev: dict[str, dict]) -> dict[st
         if len(ec.accelerations) > 1:
             figures.psnr_vs_acceleration(rows, held_out, ctx.figures / "psnr_vs_acceleration.png")
             figs.append("psnr_vs_acceleration.png")
-    report = _report(ing, red, mod, rows, metrics, baselines, seconds, lam, held_out, extra, figs, has_target)
+    report = _report(ing, red, mod, rows, metrics, baselines, seconds, lam, held_out, extra, figs, has_target,
+                     lam_wav)
     return {"metrics": metrics, "baselines": baselines,
             "intrinsic_dimension": {"estimator": f"virtual coils keeping {cfg.reduce.energy:g} of the coil energy (SVD)",
                                     "value": float(red["virtual_coils"])},
@@ -371,6 +387,7 @@ def _twice_resolution(cfg, path, op, vn, lam, dev, metrics, baselines) -> dict:
     try:
         ms = _methods(cfg, op, vn, lam)
         ms.pop("cs_tv", None)  # CS has no training resolution; it is run at 1x only
+        ms.pop("cs_wavelet", None)
         rows = [evaluate_setting(ms, vol.kspace, vol.target, f, a, ec.mask_seed, dev)
                 for f in ec.families for a in ec.twice_resolution_accelerations]
     finally:
@@ -422,6 +439,7 @@ def _extended_fov(cfg, test, op, vn, lam, dev, metrics, baselines) -> dict:
     try:
         ms = _methods(cfg, op, vn, lam)
         ms.pop("cs_tv", None)
+        ms.pop("cs_wavelet", None)
         rows = [evaluate_setting(ms, k2, test.target, f, a, ec.mask_seed, dev)
                 for f in ec.families for a in ec.twice_resolution_accelerations]
     finally:
@@ -496,8 +514,9 @@ def _save(ctx, rows, seconds, lam_scores) -> None:
             write_array(h5, "evaluate/cs_lambda_score", np.asarray(list(lam_scores.values())), unit="-MSE")
 
 
-def _report(ing, red, mod, rows, metrics, baselines, seconds, lam, held_out, extra, figs, has_target) -> str:
-    names = ["operator"] + [n for n in ("varnet", "cs_tv", "zero_filled") if n in baselines]
+def _report(ing, red, mod, rows, metrics, baselines, seconds, lam, held_out, extra, figs, has_target,
+            lam_wav=None) -> str:
+    names = ["operator"] + [n for n in ("varnet", "cs_tv", "cs_wavelet", "zero_filled") if n in baselines]
     lines = ["# mri: unified neural-operator reconstruction", "",
              f"Data: {ing['data']['source']}. Coils: {red['coils']} physical -> {red['virtual_coils']} virtual "
              f"(energy kept {red['energy_kept']:.4f}).",
@@ -525,6 +544,8 @@ def _report(ing, red, mod, rows, metrics, baselines, seconds, lam, held_out, ext
                       + " (the paper reports +4 dB at full scale).", ""]
     if lam is not None:
         lines += [f"CS (SENSE-TV) lambda = {lam:g}, tuned on the validation slices.", ""]
+    if lam_wav is not None:
+        lines += [f"CS (SENSE + L1-wavelet, FISTA) lambda = {lam_wav:g}, tuned on the validation slices.", ""]
     if "res2x" in extra:
         lines += [f"2x resolution (zero-shot, same weights): operator {metrics['psnr_2x_db']:.2f} dB against "
                   f"{metrics.get('psnr_1x_same_settings_db', math.nan):.2f} dB at 1x "
