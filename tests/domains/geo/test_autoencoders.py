@@ -1,0 +1,25 @@
+"""The paper AEs' training schedule: a floor on Adam updates for small training samples."""
+
+from __future__ import annotations
+
+import torch
+
+from domains.geo.autoencoders import DenseAE, schedule_epochs, train_ae
+
+
+def test_schedule_raises_epochs_only_below_the_update_floor():
+    assert schedule_epochs(10, 64, 4000, 3000) == 48  # 63 updates per epoch -> 48 epochs >= 3000 updates
+    assert schedule_epochs(10, 64, 20_000, 3000) == 10  # 313 per epoch: the paper's 10 epochs suffice
+    assert schedule_epochs(5, 16, 100, 0) == 5
+
+
+def test_more_updates_reconstruct_better():
+    # points on a 2-D plane in 7-D, inside (0, 1): a 2-D code can reconstruct them
+    g = torch.Generator().manual_seed(0)
+    X = 0.5 + 0.2 * (torch.rand(300, 2, generator=g) - 0.5) @ torch.randn(2, 7, generator=g).clamp(-1, 1)
+    short, long_ = DenseAE([7, 6, 4, 2]), DenseAE([7, 6, 4, 2])
+    long_.load_state_dict(short.state_dict())
+    h_short = train_ae(short, X, 2, 64, seed=0)
+    h_long = train_ae(long_, X, 2, 64, seed=0, min_steps=400)
+    assert len(h_short) == 2 and len(h_long) == schedule_epochs(2, 64, 300, 400) == 80
+    assert h_long[-1] < h_short[-1]
