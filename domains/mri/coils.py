@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from shared.lowrank import svd
+from shared.lowrank import rank_from_energy, svd
 
 
 def coil_basis(kspace: Tensor) -> tuple[Tensor, Tensor]:
@@ -26,9 +26,7 @@ def coil_basis(kspace: Tensor) -> tuple[Tensor, Tensor]:
 
 def n_virtual(energy: Tensor, fraction: float, max_coils: int | None = None) -> int:
     """Smallest ``v`` keeping at least ``fraction`` of the energy (capped by ``max_coils``)."""
-    cum = torch.cumsum(energy, 0) / energy.sum()
-    v = int(torch.searchsorted(cum, torch.tensor(float(fraction), dtype=cum.dtype)).item()) + 1
-    v = min(v, energy.numel())
+    v = rank_from_energy(energy, fraction)  # the core's one energy-to-rank rule
     return min(v, max_coils) if max_coils else v
 
 
