@@ -5,18 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import torch
 
 from domains.geo.simulate import SceneParams, generate
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread per module: the kernels are tiny and the machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")
