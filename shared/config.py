@@ -81,13 +81,34 @@ def build_config(model: type[M], preset: dict[str, Any], overrides: dict[str, An
         return model.model_validate(_merge(preset, overrides))
     except ValidationError as err:
         e = err.errors()[0]
-        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        key = _user_key(model, e["loc"]) or "<root>"
         if e["type"] == "extra_forbidden":
             owner = _section_model(model, [str(p) for p in e["loc"][:-1]])
             known = ", ".join(sorted(owner.model_fields))
             raise BadInput(f"{where} {key}", f"unknown key for {owner.__name__} (known: {known})") from None
         msg = e["msg"].removeprefix("Value error, ")
         raise BadInput(f"{where} {key}", msg) from None
+
+
+def _user_key(model: type[BaseModel], loc: tuple) -> str:
+    """The dotted ``--set`` key of an error location, without pydantic's union-branch tags.
+
+    ``("model", "k", "constrained-int")`` -> ``"model.k"``; list indices are kept.
+    """
+    parts: list[str] = []
+    current: type[BaseModel] | None = model  # None once we are inside a leaf field
+    for part in loc:
+        if isinstance(part, int):  # a list index
+            parts.append(str(part))
+        elif current is not None and part in current.model_fields:
+            parts.append(part)
+            ann = current.model_fields[part].annotation
+            current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        else:  # an unknown key of a (sub-)model is named; a union-branch tag of a leaf is not
+            if current is not None:
+                parts.append(str(part))
+            break
+    return ".".join(parts)
 
 
 def _section_model(model: type[BaseModel], path: list[str]) -> type[BaseModel]:

@@ -6,7 +6,7 @@ Each step reads only its own section (``ingest``, ``reduce``, ``model``,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,7 +85,7 @@ class ReduceConfig(_Section):
 class ModelConfig(_Section):
     """k-means on the codes and the majority filter."""
 
-    k: int | Literal["elbow", "silhouette"] = Field(
+    k: Annotated[int, Field(ge=1)] | Literal["elbow", "silhouette"] = Field(
         default=6, description="clusters, or choose by the inertia elbow / silhouette on a sample")
     k_range: list[int] = Field(default=[2, 12], min_length=2, max_length=2,
                                description="k searched by elbow/silhouette (paper: 2..20)")

@@ -100,3 +100,25 @@ def test_unknown_nested_key_lists_that_sections_keys():
         build_config(Cfg, {}, parse_sets(["model.epoch=3"]))
     msg = str(err.value)
     assert "model.epoch" in msg and "epochs" in msg and "hidden" in msg and "seed_offset" not in msg
+
+
+def test_error_key_has_no_union_branch_tags():
+    from typing import Annotated, Literal
+
+    import pytest
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from shared.config import build_config, parse_sets
+    from shared.errors import BadInput
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        k: Annotated[int, Field(ge=1)] | Literal["elbow"] = 3
+
+    class Cfg(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        model: Model = Model()
+
+    with pytest.raises(BadInput) as err:
+        build_config(Cfg, {}, parse_sets(["model.k=0"]))
+    assert str(err.value).startswith("--set model.k:") and "greater than or equal to 1" in str(err.value)
