@@ -153,15 +153,16 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
         raise BadInput("--runner", f"unknown runner '{a.runner}' (use local or dask[=ADDRESS])")
     if a.data:
         check_file(split_spec(a.data)[0], allow_dir=True)  # a domain may read a folder
-    for n in names:
-        spec = get(n).load_spec()
+    cfgs = {}
+    for n in names:  # every config first, from the light config modules: a typo fails in < 1 s
         try:
-            cfg = spec.resolve_config(a.profile, sets[n])
+            cfgs[n] = get(n).resolve_config(a.profile, sets[n])
         except BadInput as err:
             if a.domain == "all" and err.where.startswith("--set "):  # name the key as given
                 raise BadInput(f"--set {n}.{err.where[6:]}", err.message) from None
             raise
-        spec.check(a.data, a.dataset, cfg)
+    for n in names:
+        get(n).load_spec().check(a.data, a.dataset, cfgs[n])
     resolve(a.device)  # cuda without a GPU is a bad input (this imports torch, so it comes last)
     return sets
 

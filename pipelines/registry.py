@@ -18,20 +18,36 @@ class Entry:
     name: str
     spec: str  # "module:attribute" of the DomainSpec
     flow: str  # "module:attribute" of the Prefect flow
+    config: str  # "module:Model" of the config; the module also holds PROFILES
 
     def load_spec(self):
         return _load(self.spec)
+
+    def resolve_config(self, profile: str, sets: list[str] | None = None):
+        """The validated config, from the light config module only.
+
+        A typo in ``--set`` then fails before the domain's science (torch, MNE,
+        scikit-learn: seconds of imports) is loaded.
+        """
+        from shared.domain import resolve_config
+
+        model = _load(self.config)
+        profiles = _load(self.config.split(":")[0] + ":PROFILES")
+        return resolve_config(self.name, model, profiles, profile, sets)
 
     def load_flow(self):
         return _load(self.flow)
 
 
 REGISTRY: dict[str, Entry] = {
-    "lowrank": Entry("lowrank", "domains.lowrank:SPEC", "pipelines.lowrank:lowrank_flow"),
-    "isac": Entry("isac", "domains.isac.steps:SPEC", "pipelines.isac:isac_flow"),
-    "mri": Entry("mri", "domains.mri.steps:SPEC", "pipelines.mri:mri_flow"),
-    "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow"),
-    "geo": Entry("geo", "domains.geo.steps:SPEC", "pipelines.geo:geo_flow"),
+    "lowrank": Entry("lowrank", "domains.lowrank:SPEC", "pipelines.lowrank:lowrank_flow",
+                     "domains.lowrank.config:LowrankConfig"),
+    "isac": Entry("isac", "domains.isac.steps:SPEC", "pipelines.isac:isac_flow",
+                  "domains.isac.config:IsacConfig"),
+    "mri": Entry("mri", "domains.mri.steps:SPEC", "pipelines.mri:mri_flow", "domains.mri.config:MriConfig"),
+    "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow",
+                  "domains.ecog.config:EcogConfig"),
+    "geo": Entry("geo", "domains.geo.steps:SPEC", "pipelines.geo:geo_flow", "domains.geo.config:GeoConfig"),
 }
 
 

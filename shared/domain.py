@@ -63,7 +63,13 @@ class DomainSpec:
 
     def resolve_config(self, profile: str, sets: list[str] | None = None) -> BaseModel:
         """The profile's preset updated by ``--set`` overrides, validated."""
-        if profile not in self.profiles:
-            raise BadInput("--profile", f"unknown profile '{profile}' for {self.name} "
-                                        f"(known: {', '.join(self.profiles)})")
-        return build_config(self.config, self.profiles[profile], parse_sets(sets))
+        return resolve_config(self.name, self.config, self.profiles, profile, sets)
+
+
+def resolve_config(name: str, model: type[BaseModel], profiles: dict[str, dict[str, Any]], profile: str,
+                   sets: list[str] | None = None) -> BaseModel:
+    """Domain ``name``'s config: ``profiles[profile]`` updated by ``--set`` overrides, validated."""
+    if profile not in profiles:
+        raise BadInput("--profile", f"unknown profile '{profile}' for {name} "
+                                    f"(known: {', '.join(profiles)})")
+    return build_config(model, profiles[profile], parse_sets(sets))

@@ -205,3 +205,20 @@ def test_bad_lowrank_input_is_rejected_before_torch_is_imported(h5file, tmp_path
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "2 []", out.stdout + out.stderr
     assert "NaN" in out.stderr
+
+
+def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports():
+    """The CLI validates --set from each domain's light config module (no torch/MNE imports)."""
+    import subprocess
+    import sys
+
+    from pipelines.registry import REGISTRY
+
+    for name, entry in REGISTRY.items():
+        spec = entry.load_spec()
+        assert entry.resolve_config("quick").model_dump() == spec.resolve_config("quick").model_dump(), name
+        assert type(entry.resolve_config("full")) is spec.config, name
+    code = ("import sys\nfrom pipelines.cli import main\n"
+            "rc = main(['run', 'ecog', '--set', 'model.bogus=1'])\n"
+            "assert rc == 2, rc\nassert 'torch' not in sys.modules and 'mne' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
