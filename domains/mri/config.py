@@ -109,7 +109,7 @@ class MriConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    threads: int = Field(default=1, ge=0, description="CPU threads per step (0: torch's own setting)")
+    threads: int = Field(default=1, ge=0, description="CPU threads per step, applied by flowkit (0: torch's own setting)")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="data (ingest step)")
     reduce: ReduceConfig = Field(default_factory=ReduceConfig, description="coil compression (reduce step)")
     model: ModelConfig = Field(default_factory=ModelConfig, description="models (model step)")

@@ -32,7 +32,6 @@ from domains.mri.io import check_file, read_fastmri, write_fastmri
 from domains.mri.masks import FAMILIES
 from domains.mri.model import ARCH, NOVarNet
 from domains.mri.operators import zero_filled
-from shared.threads import cpu_threads
 from domains.mri.train import reconstruct, train
 from shared.domain import DomainSpec
 from shared.errors import BadInput
@@ -91,27 +90,26 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
                 "has_target": info["has_target"], "has_mask": info["has_mask"],
                 "data": {"source": str(ctx.data), "sha256": sha256_file(ctx.data), "synthetic": False}}
     ic = cfg.ingest
-    with cpu_threads(cfg.threads):
-        vol = mni_volume("t1")
-        splits = split_positions(slice_positions(vol, ic.min_brain_fraction), block=ic.block, step=ic.slice_step)
-        splits["test"] = _spaced(splits["test"], ic.max_test_slices)
-        splits["val"] = _spaced(splits["val"], ic.max_val_slices)
-        d = Path(ctx.run_dir) / "data"
-        files = {}
-        for i, name in enumerate(("train", "val", "test")):
-            status(f"mri ingest: simulating {name} ({len(splits[name])} slices)")
-            files[name] = str(write_split(d / f"{name}.h5", splits[name], ic.size, ic.n_coils, seed=ctx.seed + i,
-                                          oversample=ic.oversample, noise=ic.noise))
-        if ic.twice_resolution:
-            files["test_2x"] = str(write_split(d / "test_2x.h5", splits["test"], 2 * ic.size, ic.n_coils,
-                                               seed=ctx.seed + 2, oversample=ic.oversample, noise=ic.noise))
-        if ic.adapt_contrast:
-            files["adapt_train"] = str(write_split(d / "adapt_train.h5", _spaced(splits["train"], ic.adapt_train_slices),
-                                                   ic.size, ic.n_coils, seed=ctx.seed + 3, contrast="t2like",
-                                                   oversample=ic.oversample, noise=ic.noise))
-            files["adapt_test"] = str(write_split(d / "adapt_test.h5", splits["test"], ic.size, ic.n_coils,
-                                                  seed=ctx.seed + 4, contrast="t2like", oversample=ic.oversample,
-                                                  noise=ic.noise))
+    vol = mni_volume("t1")
+    splits = split_positions(slice_positions(vol, ic.min_brain_fraction), block=ic.block, step=ic.slice_step)
+    splits["test"] = _spaced(splits["test"], ic.max_test_slices)
+    splits["val"] = _spaced(splits["val"], ic.max_val_slices)
+    d = Path(ctx.run_dir) / "data"
+    files = {}
+    for i, name in enumerate(("train", "val", "test")):
+        status(f"mri ingest: simulating {name} ({len(splits[name])} slices)")
+        files[name] = str(write_split(d / f"{name}.h5", splits[name], ic.size, ic.n_coils, seed=ctx.seed + i,
+                                      oversample=ic.oversample, noise=ic.noise))
+    if ic.twice_resolution:
+        files["test_2x"] = str(write_split(d / "test_2x.h5", splits["test"], 2 * ic.size, ic.n_coils,
+                                           seed=ctx.seed + 2, oversample=ic.oversample, noise=ic.noise))
+    if ic.adapt_contrast:
+        files["adapt_train"] = str(write_split(d / "adapt_train.h5", _spaced(splits["train"], ic.adapt_train_slices),
+                                               ic.size, ic.n_coils, seed=ctx.seed + 3, contrast="t2like",
+                                               oversample=ic.oversample, noise=ic.noise))
+        files["adapt_test"] = str(write_split(d / "adapt_test.h5", splits["test"], ic.size, ic.n_coils,
+                                              seed=ctx.seed + 4, contrast="t2like", oversample=ic.oversample,
+                                              noise=ic.noise))
     return {"kind": "embedded", "files": files, "positions": splits, "size": ic.size, "n_coils": ic.n_coils,
             "data": {"source": f"{SOURCE}: {ic.size}x{ic.size}, {ic.n_coils} coils", "sha256": None,
                      "synthetic": True}}
@@ -124,7 +122,7 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     rc = cfg.reduce
     files = prev["ingest"]["files"]
     out_files, per_file = {}, {}
-    with cpu_threads(cfg.threads), h5py.File(ctx.results_h5, "a") as h5:
+    with h5py.File(ctx.results_h5, "a") as h5:
         spectra = {}
         for name, path in files.items():
             vol = read_fastmri(path)
@@ -165,69 +163,68 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     fams = [f for f in mc.train_families]
     held_out = [f for f in FAMILIES if f not in fams]
     rec["train_families"], rec["held_out"] = fams, held_out
-    with cpu_threads(cfg.threads):
-        if mc.checkpoint:
-            op, ck = ckpt.load_model(mc.checkpoint, ARCH, NOVarNet)
-            rec["operator"] = str(mc.checkpoint)
-            rec["operator_meta"] = ck.get("meta", {})
-            rec["train_families"] = ck.get("meta", {}).get("train_families", fams)
-            rec["held_out"] = [f for f in FAMILIES if f not in rec["train_families"]]
-            rec["ref_size"] = int(ck["kwargs"]["ref_size"])
-            if mc.varnet_checkpoint:
-                from domains.mri.varnet import ARCH as VN_ARCH
-
-                ckpt.load_model(mc.varnet_checkpoint, VN_ARCH, _build_varnet, "model.varnet_checkpoint")
-                rec["varnet"] = str(mc.varnet_checkpoint)
-            rec["n_params"] = sum(p.numel() for p in op.parameters())
-            return rec
-        tr = read_fastmri(files["train"])
-        size = int(tr.kspace.shape[-1])
-        kw = operator_kwargs(cfg, size)
-        torch.manual_seed(ctx.seed)
-        op = NOVarNet(**kw)
-        common = dict(steps=mc.steps, batch=mc.batch, families=fams, accelerations=mc.train_accelerations,
-                      seed=ctx.seed, device=ctx.device, augment=mc.augment, mask_seeds=mc.mask_seeds)
-        status("mri model: training the operator")
-        h_op = train(op, tr.kspace, tr.target, lr=mc.lr, desc="operator", **common)
-        meta = {"train_families": fams, "train_accelerations": mc.train_accelerations, "steps": mc.steps,
-                "batch": mc.batch, "train_seconds": h_op.seconds, "data": prev["ingest"]["data"]["source"]}
-        rec["operator"] = str(ckpt.save(mdir / "operator.pt", op, ARCH, kw, meta))
-        rec["n_params"] = sum(p.numel() for p in op.parameters())
-        rec["ref_size"] = size
-        rec["train_seconds"] = {"operator": h_op.seconds}
-        rec["final_loss"] = {"operator": float(np.mean(h_op.loss[-5:])) if h_op.loss else math.nan}
-        with h5py.File(ctx.results_h5, "a") as h5:
-            write_array(h5, "model/operator/loss", np.asarray(h_op.loss), unit="1 (1 - SSIM + L1)")
-        if mc.varnet:
+    if mc.checkpoint:
+        op, ck = ckpt.load_model(mc.checkpoint, ARCH, NOVarNet)
+        rec["operator"] = str(mc.checkpoint)
+        rec["operator_meta"] = ck.get("meta", {})
+        rec["train_families"] = ck.get("meta", {}).get("train_families", fams)
+        rec["held_out"] = [f for f in FAMILIES if f not in rec["train_families"]]
+        rec["ref_size"] = int(ck["kwargs"]["ref_size"])
+        if mc.varnet_checkpoint:
             from domains.mri.varnet import ARCH as VN_ARCH
 
-            torch.manual_seed(ctx.seed)
-            vn = _build_varnet(mc.varnet_cascades, list(mc.varnet_features))
-            status("mri model: training VarNet")
-            h_vn = train(vn, tr.kspace, tr.target, lr=mc.lr, desc="VarNet", **common)
-            rec["varnet"] = str(ckpt.save(mdir / "varnet.pt", vn, VN_ARCH,
-                                          {"cascades": mc.varnet_cascades, "features": list(mc.varnet_features)},
-                                          meta | {"train_seconds": h_vn.seconds}))
-            rec["varnet_params"] = sum(p.numel() for p in vn.parameters())
-            rec["train_seconds"]["varnet"] = h_vn.seconds
-            rec["final_loss"]["varnet"] = float(np.mean(h_vn.loss[-5:])) if h_vn.loss else math.nan
-            with h5py.File(ctx.results_h5, "a") as h5:
-                write_array(h5, "model/varnet/loss", np.asarray(h_vn.loss), unit="1 (1 - SSIM + L1)")
-        if mc.adapt and "adapt_train" in files:
-            from domains.mri.adapt import adapt_both
+            ckpt.load_model(mc.varnet_checkpoint, VN_ARCH, _build_varnet, "model.varnet_checkpoint")
+            rec["varnet"] = str(mc.varnet_checkpoint)
+        rec["n_params"] = sum(p.numel() for p in op.parameters())
+        return rec
+    tr = read_fastmri(files["train"])
+    size = int(tr.kspace.shape[-1])
+    kw = operator_kwargs(cfg, size)
+    torch.manual_seed(ctx.seed)
+    op = NOVarNet(**kw)
+    common = dict(steps=mc.steps, batch=mc.batch, families=fams, accelerations=mc.train_accelerations,
+                  seed=ctx.seed, device=ctx.device, augment=mc.augment, mask_seeds=mc.mask_seeds)
+    status("mri model: training the operator")
+    h_op = train(op, tr.kspace, tr.target, lr=mc.lr, desc="operator", **common)
+    meta = {"train_families": fams, "train_accelerations": mc.train_accelerations, "steps": mc.steps,
+            "batch": mc.batch, "train_seconds": h_op.seconds, "data": prev["ingest"]["data"]["source"]}
+    rec["operator"] = str(ckpt.save(mdir / "operator.pt", op, ARCH, kw, meta))
+    rec["n_params"] = sum(p.numel() for p in op.parameters())
+    rec["ref_size"] = size
+    rec["train_seconds"] = {"operator": h_op.seconds}
+    rec["final_loss"] = {"operator": float(np.mean(h_op.loss[-5:])) if h_op.loss else math.nan}
+    with h5py.File(ctx.results_h5, "a") as h5:
+        write_array(h5, "model/operator/loss", np.asarray(h_op.loss), unit="1 (1 - SSIM + L1)")
+    if mc.varnet:
+        from domains.mri.varnet import ARCH as VN_ARCH
 
-            status("mri model: adapting to the T2-like contrast")
-            ad = read_fastmri(files["adapt_train"])
-            res = adapt_both(op, ad.kspace, ad.target, steps=mc.adapt_steps, batch=mc.batch, rank=mc.adapt_rank,
-                             scale=mc.adapt_scale, lr_flora=mc.adapt_lr, lr_full=mc.finetune_lr, families=fams,
-                             accelerations=mc.train_accelerations, seed=ctx.seed + 7, device=ctx.device)
-            rec["adapt"] = {
-                "flora": str(ckpt.save(mdir / "operator_flora.pt", _unwrap(res["flora"], kw), ARCH, kw,
-                                       meta | {"adapted": "flora"})),
-                "full": str(ckpt.save(mdir / "operator_finetuned.pt", res["full"], ARCH, kw, meta | {"adapted": "full"})),
-                "flora_trainable": res["flora_trainable"], "total_params": res["total"],
-                "flora_fraction": res["flora_trainable"] / res["total"], "steps": mc.adapt_steps,
-                "flora_seconds": res["flora_seconds"], "full_seconds": res["full_seconds"]}
+        torch.manual_seed(ctx.seed)
+        vn = _build_varnet(mc.varnet_cascades, list(mc.varnet_features))
+        status("mri model: training VarNet")
+        h_vn = train(vn, tr.kspace, tr.target, lr=mc.lr, desc="VarNet", **common)
+        rec["varnet"] = str(ckpt.save(mdir / "varnet.pt", vn, VN_ARCH,
+                                      {"cascades": mc.varnet_cascades, "features": list(mc.varnet_features)},
+                                      meta | {"train_seconds": h_vn.seconds}))
+        rec["varnet_params"] = sum(p.numel() for p in vn.parameters())
+        rec["train_seconds"]["varnet"] = h_vn.seconds
+        rec["final_loss"]["varnet"] = float(np.mean(h_vn.loss[-5:])) if h_vn.loss else math.nan
+        with h5py.File(ctx.results_h5, "a") as h5:
+            write_array(h5, "model/varnet/loss", np.asarray(h_vn.loss), unit="1 (1 - SSIM + L1)")
+    if mc.adapt and "adapt_train" in files:
+        from domains.mri.adapt import adapt_both
+
+        status("mri model: adapting to the T2-like contrast")
+        ad = read_fastmri(files["adapt_train"])
+        res = adapt_both(op, ad.kspace, ad.target, steps=mc.adapt_steps, batch=mc.batch, rank=mc.adapt_rank,
+                         scale=mc.adapt_scale, lr_flora=mc.adapt_lr, lr_full=mc.finetune_lr, families=fams,
+                         accelerations=mc.train_accelerations, seed=ctx.seed + 7, device=ctx.device)
+        rec["adapt"] = {
+            "flora": str(ckpt.save(mdir / "operator_flora.pt", _unwrap(res["flora"], kw), ARCH, kw,
+                                   meta | {"adapted": "flora"})),
+            "full": str(ckpt.save(mdir / "operator_finetuned.pt", res["full"], ARCH, kw, meta | {"adapted": "full"})),
+            "flora_trainable": res["flora_trainable"], "total_params": res["total"],
+            "flora_fraction": res["flora_trainable"] / res["total"], "steps": mc.adapt_steps,
+            "flora_seconds": res["flora_seconds"], "full_seconds": res["full_seconds"]}
     return rec
 
 
@@ -251,8 +248,7 @@ def _unwrap(merged_model, kw: dict):
 def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Metrics per family x acceleration, baselines, 2x resolution, coil cost, timing, figures."""
     cfg = _cfg(ctx)
-    with cpu_threads(cfg.threads):
-        return _evaluate(ctx, cfg, prev)
+    return _evaluate(ctx, cfg, prev)
 
 
 def _methods(cfg: MriConfig, op, vn, lam: float | None, lam_wav: float | None = None) -> dict:
