@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         mcfg = mcfg.model_copy(update={"transfer_targets": a.transfer_targets})
     rc = cfg.reduce
     print(f"ecog benchmark, profile {profile}, device {a.device}, task {a.task}, CPU threads "
-          f"{mcfg.cpu_threads}, seed {a.seed}")
+          f"{cfg.threads}, seed {a.seed}")
     t0 = time.perf_counter()
     parts = simulated(cfg.ingest, a.seed)
     preps = [prepare_participant(p, cfg.ingest, [a.task], "simulator")["tasks"][a.task] for p in parts]
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
 
     methods = list(mcfg.models) + list(mcfg.baselines)
     rows, screen_t, deep_t = [], [], []
-    with cpu_threads(mcfg.cpu_threads or 0):
+    with cpu_threads(cfg.threads):
         for p, arr in zip(parts, preps):
             folds = make_folds(arr["y"], rc.n_folds, a.seed)
             kw = dict(method=rc.screen, n_components=rc.n_components, n_neighbors=rc.n_neighbors,

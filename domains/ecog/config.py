@@ -106,9 +106,6 @@ class ModelConfig(_Section):
     patience: int = Field(default=15, ge=1, description="early-stopping patience on the inner validation loss")
     val_fraction: float = Field(default=0.2, gt=0, lt=1,
                                 description="share of each TRAINING fold held out for early stopping")
-    cpu_threads: int | None = Field(default=1, ge=1,
-                                      description="CPU threads of the decoding step, this thread only "
-                                                  "(shared.threads.cpu_threads; None: unchanged)")
     transfer: bool = Field(default=True, description="run cross-participant transfer")
     transfer_targets: int = Field(default=2, ge=1, description="target participants of the transfer study")
     transfer_shots: int = Field(default=10, ge=1, le=10, description="target trials per class to adapt on")
@@ -131,6 +128,10 @@ class EvaluateConfig(_Section):
 class EcogConfig(_Section):
     """Settings of the ``ecog`` flow (``--set section.key=value`` overrides any field)."""
 
+    threads: int = Field(default=1, ge=0,
+                         description="CPU threads per step, this thread only, applied by flowkit through "
+                                     "shared.threads.cpu_threads (0: torch's own setting); the decoders' "
+                                     "small kernels run fastest on one thread of a loaded CPU")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="read by the ingest step")
     reduce: ReduceConfig = Field(default_factory=ReduceConfig, description="read by the reduce step")
     model: ModelConfig = Field(default_factory=ModelConfig, description="read by the model step")

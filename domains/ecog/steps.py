@@ -35,7 +35,6 @@ from shared.errors import BadInput
 from shared.manifests import get_manifest, sha256_file
 from shared.progress import progress
 from shared.runs import RunContext, write_array
-from shared.threads import cpu_threads
 from shared.timing import measure
 
 
@@ -188,7 +187,7 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     mcfg = cfg.model
     per_task: dict[str, dict] = {}
     transfer: dict[str, dict] = {}
-    with cpu_threads(mcfg.cpu_threads or 0), h5py.File(ctx.results_h5, "a") as h5:
+    with h5py.File(ctx.results_h5, "a") as h5:
         for rec in progress(prev["ingest"]["participants"], desc="ecog decode", unit="participant"):
             pid = rec["pid"]
             for task in rec["shapes"]:
