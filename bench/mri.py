@@ -39,7 +39,7 @@ def coil_sweep(run_dir: Path, device, repeats: int, family: str = "poisson_2d", 
     from domains.mri.train import reconstruct
 
     cfg = json.loads((run_dir / "config.json").read_text())["config"]
-    lam = json.loads((run_dir / "metrics.json").read_text())["baselines"].get("cs_tv", {}).get("lambda", 1e-2)
+    lam = json.loads((run_dir / "metrics.json").read_text())["baselines"].get("cs_tv", {}).get(f"lambda_{acc:g}x", 1e-2)
     op, _ = ckpt.load_model(run_dir / "model" / "operator.pt", ARCH, NOVarNet)
     op.to(device).eval()
     full = read_fastmri(run_dir / "data" / "test.h5")
@@ -56,6 +56,12 @@ def coil_sweep(run_dir: Path, device, repeats: int, family: str = "poisson_2d", 
         rows.append({"coils": v, **{f"psnr_{m}": r["metrics"][m]["psnr_db"] for m in methods},
                      **{f"ms_{m}": 1e3 * t[m] for m in methods}})
     return rows
+
+
+def _lams(baselines: dict, name: str) -> str:
+    """The CS weights tuned per acceleration, e.g. ``4x 0.03, 8x 0.3``."""
+    d = baselines.get(name, {})
+    return ", ".join(f"{k[7:]} {v:g}" for k, v in d.items() if k.startswith("lambda_")) or "-"
 
 
 def main(argv=None) -> int:
@@ -92,10 +98,9 @@ def main(argv=None) -> int:
           f"CS-TV {b.get('cs_tv', {}).get('ssim', float('nan')):.4f} "
           f"CS-wavelet {b.get('cs_wavelet', {}).get('ssim', float('nan')):.4f} zero-filled {b['zero_filled']['ssim']:.4f}")
     print(f"operator - zero-filled: {m['psnr_gain_over_zero_filled_db']:+.2f} dB; operator - CS-TV: "
-          f"{m['psnr_db'] - b.get('cs_tv', {}).get('psnr_db', float('nan')):+.2f} dB (lambda "
-          f"{b.get('cs_tv', {}).get('lambda', float('nan')):g}); operator - CS-L1-wavelet: "
-          f"{m['psnr_db'] - b.get('cs_wavelet', {}).get('psnr_db', float('nan')):+.2f} dB (lambda "
-          f"{b.get('cs_wavelet', {}).get('lambda', float('nan')):g})")
+          f"{m['psnr_db'] - b.get('cs_tv', {}).get('psnr_db', float('nan')):+.2f} dB (lambda {_lams(b, 'cs_tv')}); "
+          f"operator - CS-L1-wavelet: {m['psnr_db'] - b.get('cs_wavelet', {}).get('psnr_db', float('nan')):+.2f} dB "
+          f"(lambda {_lams(b, 'cs_wavelet')})")
     if "psnr_2x_db" in m:
         print(f"2x resolution: operator {m['psnr_2x_db']:.2f} dB vs {m['psnr_1x_same_settings_db']:.2f} dB at 1x "
               f"(drop {m['psnr_drop_2x_db']:+.2f} dB); VarNet drop {b.get('varnet', {}).get('psnr_drop_2x_db', float('nan')):+.2f} dB; "

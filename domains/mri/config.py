@@ -89,12 +89,13 @@ class EvaluateConfig(_Section):
                                        description="accelerations evaluated (each >= 1)")
     mask_seed: int = Field(default=1000, description="seed of the test masks (distinct from training seeds)")
     cs: bool = Field(default=True, description="run the SENSE-TV compressed-sensing baseline")
-    cs_lambdas: list[float] = Field(default=[3e-3, 1e-2, 3e-2], min_length=1,
-                                    description="TV weights tried on the validation slices")
+    cs_lambdas: list[float] = Field(default=[3e-3, 1e-2, 3e-2, 1e-1, 3e-1], min_length=1,
+                                    description="TV weights tried on the validation slices, per acceleration")
     cs_iterations: int = Field(default=60, ge=1, description="primal-dual iterations of the TV baseline")
     cs_wavelet: bool = Field(default=True, description="run the SENSE + L1-wavelet compressed-sensing baseline")
-    cs_wavelet_lambdas: list[float] = Field(default=[1e-2, 2e-2, 4e-2], min_length=1,
-                                            description="L1-wavelet weights tried on the validation slices")
+    cs_wavelet_lambdas: list[float] = Field(default=[1e-2, 2e-2, 5e-2, 1e-1, 2e-1, 5e-1], min_length=1,
+                                            description="L1-wavelet weights tried on the validation slices, "
+                                                        "per acceleration")
     cs_wavelet_name: str = Field(default="db4", description="PyWavelets wavelet of the L1-wavelet baseline")
     twice_resolution_accelerations: list[Acceleration] = Field(default=[4.0], min_length=1,
                                                         description="accelerations of the 2x-resolution test")
@@ -129,6 +130,6 @@ PROFILES = {
                   "varnet_cascades": 6, "varnet_features": [18, 18, 36, 72, 144, 18], "adapt_steps": 200,
                   "adapt_rank": 4, "adapt_lr": 1e-3, "finetune_lr": 1e-4},
         "evaluate": {"accelerations": [2.0, 4.0, 6.0, 8.0, 16.0], "cs_iterations": 200,
-                     "cs_lambdas": [1e-3, 3e-3, 1e-2, 3e-2]},
+                     "cs_lambdas": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]},
     },
 }

@@ -129,3 +129,12 @@ def tune_lambda(y: Tensor, sens: Tensor, mask: Tensor, target: Tensor, lambdas: 
     scores = {float(l): float(metric(target, rec[i * n:(i + 1) * n])) for i, l in enumerate(lambdas)}
     best = max(scores, key=scores.get)
     return best, scores
+
+
+def lambda_for(lambdas: dict[float, float], acceleration: float) -> float:
+    """The weight tuned at the acceleration nearest to ``acceleration`` (log scale).
+
+    ``lambdas`` maps tuned accelerations to weights (see the ``mri`` evaluate step).
+    """
+    a = max(float(acceleration), 1e-9)
+    return lambdas[min(lambdas, key=lambda k: abs(np.log(float(k) / a)))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from domains.mri.cs import div, grad, tv_recon
+from domains.mri.cs import div, grad, lambda_for, tv_recon
 from domains.mri.embedded import coil_maps
 from domains.mri.fft import crop_kspace, fft2c, ifft2c, rss
 from domains.mri.masks import make_mask
@@ -109,3 +109,10 @@ def test_wavelet_shrink_is_the_l1_prox_of_an_orthonormal_wavelet():
 
     np.testing.assert_allclose(np.abs(c_out), np.maximum(np.abs(c_in) - 0.3, 0), atol=1e-6)
     assert torch.allclose(out[1], x[1], atol=1e-10)  # per-slice thresholds
+
+
+def test_cs_weight_is_the_one_tuned_at_the_nearest_acceleration():
+    lams = {4.0: 0.03, 8.0: 0.3}
+    assert lambda_for(lams, 4.0) == 0.03 and lambda_for(lams, 8.0) == 0.3
+    assert lambda_for(lams, 5.5) == 0.03 and lambda_for(lams, 5.8) == 0.3  # geometric midpoint 5.66
+    assert lambda_for(lams, 2.0) == 0.03 and lambda_for(lams, 16.0) == 0.3
