@@ -12,5 +12,5 @@ $PY bench/lowrank.py --device cuda --cases b
 $PY bench/isac.py --device cuda --dtype complex64 --quick --parts runtime
 $PY bench/ecog.py --quick --device cuda   # ecog: LSTM-CNN/CNN folds and transfer on the GPU (~2 min)
 # mri: CUDA tests ran above (-m cuda); the full profile (320 x 320, 15 coils) trains and times the operator and VarNet
-$PY bench/mri.py --device cuda --profile full --threads 4 --set model.steps=400 --set model.adapt_steps=50
+$PY bench/mri.py --device cuda --profile full --threads 4 --no-native-2x --set model.steps=400 --set model.adapt_steps=50
 $PY bench/geo.py --quick --device cuda --parts kmeans,scene   # geo: torch k-means vs sklearn and the 2048^2 scene with AE/k-means on the GPU

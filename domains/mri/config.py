@@ -32,6 +32,9 @@ class IngestConfig(_Section):
     max_test_slices: int = Field(default=6, ge=1, description="test slices kept (evenly spaced over the test positions)")
     max_val_slices: int = Field(default=4, ge=1, description="validation slices kept (CS lambda tuning)")
     twice_resolution: bool = Field(default=True, description="also write the test slices at 2x the matrix size")
+    extra_train_sizes: list[int] = Field(default=[96], description="also write the training slices at these matrix "
+                                         "sizes (same field of view) for multi-resolution training; keep them "
+                                         "below 2x size, so the 2x test stays an unseen resolution")
     adapt_contrast: bool = Field(default=True, description="also write a T2-like contrast (adaptation data)")
     adapt_train_slices: int = Field(default=8, ge=1, description="training slices of the new contrast")
 
@@ -59,6 +62,8 @@ class ModelConfig(_Section):
     kno_chans: int = Field(default=8, ge=2, description="KNO channels at the first level")
     kno_pools: int = Field(default=2, ge=0, description="KNO pooling levels")
     steps: int = Field(default=60, ge=0, description="training steps (both models)")
+    multires_every: int = Field(default=2, ge=0, description="every n-th training step draws from the next of "
+                                "ingest.extra_train_sizes (both models, same stream); 0: the base size only")
     batch: int = Field(default=6, ge=1, description="slices per training step")
     lr: float = Field(default=5e-3, gt=0, description="Adam learning rate (both models)")
     train_families: list[Family] = Field(default=["equispaced", "random", "gaussian_2d", "poisson_2d"], min_length=1,
@@ -99,6 +104,8 @@ class EvaluateConfig(_Section):
     cs_wavelet_name: str = Field(default="db4", description="PyWavelets wavelet of the L1-wavelet baseline")
     twice_resolution_accelerations: list[Acceleration] = Field(default=[4.0], min_length=1,
                                                         description="accelerations of the 2x-resolution test")
+    upsampled_2x: bool = Field(default=True, description="also test 2x by bilinear upsampling of the test slices "
+                                                         "(NO-MRI's super-resolution protocol)")
     extended_fov: bool = Field(default=True, description="also test a 2x field of view at the training pixel size "
                                                          "(test slices zero-padded to twice the matrix)")
     timing_repeats: int = Field(default=5, ge=1, description="timed repeats per method (median)")
@@ -124,7 +131,7 @@ PROFILES = {
     "full": {
         "threads": 0,
         "ingest": {"size": 320, "n_coils": 15, "slice_step": 1, "max_test_slices": 24, "max_val_slices": 8,
-                   "adapt_train_slices": 24},
+                   "adapt_train_slices": 24, "extra_train_sizes": [480]},
         "model": {"cascades": 6, "chans": 18, "pools": 4, "radius": 0.02, "kno_chans": 16, "kno_pools": 4,
                   "steps": 4000, "batch": 4, "lr": 3e-4, "train_accelerations": [2.0, 4.0, 6.0, 8.0, 16.0],
                   "varnet_cascades": 6, "varnet_features": [18, 18, 36, 72, 144, 18], "adapt_steps": 200,

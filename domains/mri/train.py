@@ -4,6 +4,14 @@ Loss: ``(1 - SSIM) + L1`` on magnitude images normalised by each target's
 maximum (MONAI's ``SSIMLoss`` with fastMRI's 7x7 uniform window). Adam,
 constant learning rate; every model gets the same steps, batch size and
 data stream (same generator seed), which is what "equal training budget" means.
+
+Multi-resolution training: the operator is discretization-agnostic, so the
+same weights can be trained on the same field of view sampled on several
+grids. With ``extra`` grids, every ``every``-th step draws its batch from
+the next extra grid (in turn) and the operator's DISCO layers are set to
+that grid's pixel density (``model.set_grid``); a model without
+``set_grid`` (the VarNet CNN) simply runs on the larger array, so both
+models see the same data stream.
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ def loss_fn(ssim_loss: nn.Module, pred: Tensor, target: Tensor) -> Tensor:
 
 def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch: int, lr: float,
           families: list[str], accelerations: list[float], seed: int, device, augment: bool = True,
-          mask_seeds: int = 8, params=None, desc: str = "train") -> History:
+          mask_seeds: int = 8, params=None, desc: str = "train",
+          extra: list[tuple[Tensor, Tensor, float]] = (), every: int = 0, density: float = 1.0) -> History:
     """Train ``model(y, mask, sens) -> |x|`` on slices of one volume.
 
     Parameters
@@ -57,6 +66,13 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
         Seeds the data stream; equal seeds give two models identical batches.
     params : iterable of Parameters, optional
         What to optimise (default: the trainable parameters of ``model``).
+    extra : list of (kspace (S', C, H', W'), target (S', H', W'), density)
+        Further training grids of the same field of view; ``density = H' / H``.
+    every : int
+        Every ``every``-th step uses an extra grid (0: never).
+    density : float
+        Pixel density of ``kspace`` relative to the model's reference grid (2: train
+        a 64-reference operator on 128 x 128 slices of the same field of view).
     """
     gen = torch.Generator().manual_seed(int(seed))
     model.to(device).train()
@@ -65,8 +81,15 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
     opt = torch.optim.Adam(params, lr=lr)
     hist = History()
     t0 = time.perf_counter()
-    for _ in progress(range(steps), desc=desc, total=steps, unit="step"):
-        b: Batch = training_batch(kspace, target, batch, families, accelerations, gen, mask_seeds=mask_seeds,
+    n_extra = 0
+    for step in progress(range(steps), desc=desc, total=steps, unit="step"):
+        k, t, d = kspace, target, density
+        if extra and every and (step + 1) % every == 0:
+            k, t, d = extra[n_extra % len(extra)]
+            n_extra += 1
+        if hasattr(model, "set_grid"):  # same field of view, finer pixels: k-space spacing unchanged
+            model.set_grid(d, 1.0)
+        b: Batch = training_batch(k, t, batch, families, accelerations, gen, mask_seeds=mask_seeds,
                                   do_augment=augment).to(device)
         pred = model(b.y, b.mask, b.sens)
         loss = loss_fn(ssim_loss, pred, b.target)
@@ -76,6 +99,8 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
         hist.loss.append(float(loss.detach()))
     hist.seconds = time.perf_counter() - t0
     hist.steps = steps
+    if hasattr(model, "set_grid"):
+        model.set_grid(1.0, 1.0)
     model.eval()
     return hist
 

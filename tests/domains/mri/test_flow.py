@@ -100,12 +100,14 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
         "varnet as operator": (["--set", f"model.checkpoint={Path(run_dir) / 'model' / 'varnet.pt'}"],
                                "architecture"),
         "data without checkpoint": (["--data", str(good)], "model.checkpoint"),
+        "extra training size at the 2x test": (["--set", "ingest.extra_train_sizes=[128]"],
+                                               "ingest.extra_train_sizes"),
     }
 
 
 @pytest.mark.parametrize("case", ["no kspace", "real kspace", "mask shape", "mask acceleration", "acceleration < 1",
                                   "other architecture", "plain state dict", "varnet as operator",
-                                  "data without checkpoint"])
+                                  "data without checkpoint", "extra training size at the 2x test"])
 def test_bad_input_is_exit_2_with_one_line_and_no_run_dir(quick_run, tmp_path, capsys, case):
     args, needle = _bad_cases(tmp_path, quick_run[0])[case]
     out = tmp_path / "runs"
@@ -140,7 +142,7 @@ def test_prefect_flow_publishes_artifacts(prefect_harness, tmp_path):
     assert m["status"] == "completed" and m["domain"] == "mri" and set(m["baselines"]) == {"zero_filled"}
     met = m["metrics"]
     assert 0 < met["adapt_flora_trainable_fraction"] <= 0.05
-    for k in ("psnr_2x_db", "psnr_cost_2x_db", "psnr_fov2x_db", "psnr_cost_fov2x_db",
+    for k in ("psnr_2x_db", "psnr_cost_2x_db", "psnr_up2x_db", "psnr_cost_up2x_db", "psnr_fov2x_db", "psnr_cost_fov2x_db",
               "adapt_flora_minus_finetune_db", "adapt_pretrained_psnr_db"):
         assert np.isfinite(met[k]), k
     for f in ("operator_flora.pt", "operator_finetuned.pt"):

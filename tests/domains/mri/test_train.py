@@ -1,0 +1,50 @@
+"""Multi-resolution training: which grid each step uses, and the operator's grid during it (issue 11)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from domains.mri.embedded import coil_maps
+from domains.mri.fft import fft2c, rss
+from domains.mri.train import train
+
+
+class _Recorder(nn.Module):
+    """A one-parameter 'reconstruction' that records the grid of every forward call."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(()))
+        self.density, self.seen = 1.0, []
+
+    def set_grid(self, image_factor: float = 1.0, kspace_factor: float = 1.0):
+        self.density = image_factor
+        return self
+
+    def forward(self, y, mask, sens):
+        self.seen.append((int(y.shape[-1]), self.density))
+        from domains.mri.operators import sense_adjoint
+
+        return sense_adjoint(y, sens, mask).abs() * self.gain
+
+
+def _data(n: int, slices: int = 2):
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, n), torch.linspace(-1, 1, n), indexing="ij")
+    img = ((yy ** 2 + xx ** 2) < 0.5).to(torch.complex64)
+    coils = coil_maps(2, (n, n)) * img
+    k = fft2c(coils).unsqueeze(0).repeat(slices, 1, 1, 1)
+    return k, rss(coils).float().unsqueeze(0).repeat(slices, 1, 1)
+
+
+def test_every_nth_step_uses_the_next_extra_grid_at_its_density():
+    base, g24, g20 = _data(16), _data(24), _data(20)
+    m = _Recorder()
+    h = train(m, *base, steps=6, batch=1, lr=1e-3, families=["gaussian_2d"], accelerations=[4.0], seed=0,
+              device="cpu", extra=[(*g24, 1.5), (*g20, 1.25)], every=2)
+    assert m.seen == [(16, 1.0), (24, 1.5), (16, 1.0), (20, 1.25), (16, 1.0), (24, 1.5)]
+    assert m.density == 1.0 and len(h.loss) == 6  # the grid is back at the training one afterwards
+    m2 = _Recorder()
+    train(m2, *g24, steps=2, batch=1, lr=1e-3, families=["random"], accelerations=[4.0], seed=0, device="cpu",
+          density=1.5)  # a native-grid run: every step at the given density, no extra grids
+    assert m2.seen == [(24, 1.5), (24, 1.5)]
