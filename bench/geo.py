@@ -90,7 +90,7 @@ print(json.dumps({{"run_dir": run_dir, "seconds": ev["seconds"], "wall_s": wall,
 """
 
 
-def bench_scene(quick: bool, device: str, workdir: Path, methods: str) -> dict:
+def bench_scene(quick: bool, device: str, workdir: Path, methods: str, threads: int | None = None) -> dict:
     from domains.geo.simulate import Scene, SceneParams, write_landsat, write_reference
 
     side = 2048 if quick else None
@@ -111,6 +111,8 @@ def bench_scene(quick: bool, device: str, workdir: Path, methods: str) -> dict:
             _crop_to_landsat_file(d / "reference_units.tif", 7961, 7841)
     sets = [f"reduce.methods={methods}", "ingest.block=1024", "ingest.reference=" + str(d / "reference_units.tif"),
             "ingest.sample_pixels=200000", "reduce.train_pixels=20000", "model.fit_pixels=100000"]
+    if threads is not None:
+        sets.append(f"threads={threads}")
     code = _FLOW.format(root=str(ROOT), mtl=str(mtl), out=str(workdir / "runs"), device=device, sets=sets)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
@@ -167,10 +169,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--parts", default="majority,kmeans,scene,accuracy")
     ap.add_argument("--scene-methods", default="[pca,sae,improved]")
+    ap.add_argument("--threads", type=int, default=None, help="scene part: the flow's threads setting "
+                    "(default: the config's, 1)")
     ap.add_argument("--workdir", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lowdim-bench-geo"))
     a = ap.parse_args()
-    # torch keeps its default threads: an explicit torch.set_num_threads in the main thread would
-    # override the per-block one-thread limit the AE training uses (shared.threads.cpu_threads)
+    # torch keeps its default threads here; the flow's steps run under its top-level `threads` setting
+    # (flowkit, shared.threads.cpu_threads), which --threads overrides for the scene part
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
     parts = a.parts.split(",")
@@ -187,7 +191,7 @@ def main() -> None:
               f"{r['sklearn_s']:.2f} s -> {r['speedup']:.2f}x; inertia ratio ours/sklearn {r['inertia_ratio']:.4f}",
               flush=True)
     if "scene" in parts:
-        r = bench_scene(a.quick, a.device, work, a.scene_methods)
+        r = bench_scene(a.quick, a.device, work, a.scene_methods, a.threads)
         secs = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
         gen = f"generated in {r['generation_s']:.0f} s; " if r["generation_s"] else "cached; "
         print(f"scene {r['scene']} ({gen}methods {r['methods']}): {secs}; total {r['wall_s']:.1f} s; "

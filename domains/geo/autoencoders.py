@@ -15,34 +15,19 @@ loss MSE, optimiser Adam.
   3. input ``z3 = [h2, z2]`` (5 + 2D): ``-> 15 -> 10 -> 5 -> 2 -> 5 -> 10 -> 15 ->``;
      its 2-D code is clustered.
 
-Models follow the device and dtype of the data they are trained on.
+Models follow the device and dtype of the data they are trained on. CPU
+threads are the caller's (the flow's top-level ``threads`` setting; one
+thread is much faster for these tiny kernels on a loaded 2-core machine).
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from shared.progress import progress
-from shared.threads import cpu_threads
-
-
-@contextmanager
-def one_thread(device: torch.device | str = "cpu") -> Iterator[None]:
-    """Run a block of many tiny CPU kernels on one OpenMP thread (this thread only, restored).
-
-    Training a 7-6-4-2 MLP is a stream of microsecond kernels; a second
-    intra-op thread only adds synchronisation (measured 26x slower per epoch
-    on a loaded 2-core machine). CUDA work is left alone.
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    with cpu_threads(1):
-        yield
 
 
 class DenseAE(nn.Module):
@@ -52,18 +37,23 @@ class DenseAE(nn.Module):
     ----------
     dims : sequence of int
         Encoder widths, input first, code last (e.g. ``[7, 6, 4, 2]``).
+    seed : int, optional
+        Seed of the weight initialisation (a private generator, so the
+        initial weights do not depend on what ran before); None: torch's
+        global generator.
     """
 
-    def __init__(self, dims: Sequence[int]):
+    def __init__(self, dims: Sequence[int], seed: int | None = None):
         super().__init__()
         dims = list(dims)
         self.dims = dims
         self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         rev = dims[::-1]
         self.dec = nn.ModuleList(nn.Linear(a, b) for a, b in zip(rev[:-1], rev[1:]))
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
         for m in self.modules():  # Keras defaults: Glorot-uniform weights, zero bias
             if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
+                nn.init.xavier_uniform_(m.weight, generator=gen)
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -122,9 +112,8 @@ def train_ae(model: DenseAE, X: torch.Tensor, epochs: int, batch_size: int, *, l
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     n = X.shape[0]
     history = []
-    with one_thread(X.device):
-        for _ in progress(range(int(epochs)), desc=desc, unit="epoch"):
-            history.append(_epoch(model, opt, X, batch_size, l1, gen))
+    for _ in progress(range(int(epochs)), desc=desc, unit="epoch"):
+        history.append(_epoch(model, opt, X, batch_size, l1, gen))
     model.eval()
     return history
 
@@ -149,12 +138,13 @@ def _epoch(model: DenseAE, opt, X: torch.Tensor, batch_size: int, l1: float, gen
 class StackedAE(nn.Module):
     """The paper's three-stage stacked autoencoder (see the module docstring)."""
 
-    def __init__(self, n_features: int, code_dim: int = 2):
+    def __init__(self, n_features: int, code_dim: int = 2, seed: int | None = None):
         super().__init__()
         d = n_features
-        self.stage1 = DenseAE([d, 6, 4, code_dim])
-        self.stage2 = DenseAE([2 * d, 10, 5, code_dim])
-        self.stage3 = DenseAE([5 + 2 * d, 15, 10, 5, code_dim])
+        s = (lambda i: None) if seed is None else (lambda i: 3 * int(seed) + i)  # one init stream per stage
+        self.stage1 = DenseAE([d, 6, 4, code_dim], seed=s(0))
+        self.stage2 = DenseAE([2 * d, 10, 5, code_dim], seed=s(1))
+        self.stage3 = DenseAE([5 + 2 * d, 15, 10, 5, code_dim], seed=s(2))
 
     def _z2(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.stage1(x)[0], x], 1)

@@ -67,10 +67,16 @@ class ReduceConfig(_Section):
                                        "(the paper's epochs run over ~0.8-7 M pixels, a sample needs more)")
     train_pixels: int = Field(default=20_000, ge=100,
                               description="paper methods train on this many sampled pixels (paper: all)")
-    improved_encoder: Literal["sae", "ae", "pca"] = Field(default="sae",
-                                                        description="encoder of the improved mode")
-    improved_percentiles: list[float] = Field(default=[2.0, 98.0], min_length=2, max_length=2,
-                                              description="per-band percentile scaling of the improved mode")
+    improved_encoder: Literal["sae", "ae", "pca"] = Field(
+        default="pca", description="encoder of the improved mode: the core's PCA (to pca_variance), or the "
+                                   "paper's stacked / canonical AE trained with improved_epochs and improved_batch")
+    improved_features: Literal["bands", "log_ratio"] = Field(
+        default="log_ratio", description="improved mode input: reflectance, or log band ratios to the pixel's "
+                                         "geometric mean (cancel topographic illumination)")
+    improved_percentiles: list[float] = Field(default=[0.0, 100.0], min_length=2, max_length=2,
+                                              description="improved mode maps these per-band percentiles of the clear "
+                                                          "sample to [0, 1], clipped (0, 100: min-max; 2, 98 clip "
+                                                          "the tails)")
     improved_ndvi_max: float | None = Field(default=0.3,
                                             description="improved mode masks NDVI above this; None: no NDVI mask")
     improved_leverage_pixels: int = Field(default=6_000, ge=100,
@@ -108,6 +114,9 @@ class GeoConfig(BaseModel):
     """Settings of the ``geo`` flow (``--set section.key=value`` overrides any field)."""
 
     model_config = ConfigDict(extra="forbid")
+    threads: int = Field(default=1, ge=0,
+                         description="CPU threads per step, applied by flowkit (0: torch's own setting); 1 by "
+                                     "default: AE training is many tiny kernels, measured faster on one thread")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="ingest step")
     reduce: ReduceConfig = Field(default_factory=ReduceConfig, description="reduce step")
     model: ModelConfig = Field(default_factory=ModelConfig, description="model step")
@@ -118,7 +127,8 @@ PROFILES = {
     # about a minute on 2 cores: two sensors, five methods, 160^2 px at 30 m
     "quick": {},
     # paper scale: larger scene, paper epochs on 1 M pixels, elbow-chosen k
-    "full": {"ingest": {"scene_size": 1024, "sample_pixels": 1_000_000, "block": 1024},
+    "full": {"threads": 0,
+             "ingest": {"scene_size": 1024, "sample_pixels": 1_000_000, "block": 1024},
              "reduce": {"train_pixels": 1_000_000, "improved_leverage_pixels": 200_000,
                         "improved_epochs": 20, "improved_batch": 4096},
              "model": {"fit_pixels": 200_000, "n_init": 10, "k_range": [2, 20]},

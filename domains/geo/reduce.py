@@ -7,9 +7,19 @@ raw        every valid pixel, per-band min-max (paper)  none: k-means on the sca
 pca        every valid pixel, min-max                   PCA to ``pca_variance`` (core PCA)
 ae         every valid pixel, min-max                   canonical AE, paper schedule
 sae        every valid pixel, min-max                   stacked AE, paper schedule
-improved   clear (QA/SCL) and NDVI <= t, percentile     stacked AE (default) on leverage-
-           2-98 % clipped to [0, 1]                     sampled pixels, large batches
+improved   clear (QA/SCL) and NDVI <= t; log band     core PCA to ``pca_variance`` on
+           ratios to the pixel's geometric mean,       leverage-sampled pixels (default;
+           per-band percentiles (0-100: min-max)       or the stacked / canonical AE with
+           mapped to [0, 1]                            large batches)
 =========  ==========================================  ======================================
+
+Why log band ratios in the improved mode: topographic illumination scales
+every band of a pixel by the same factor (cos incidence), which stretches
+each unit into a line through the origin of band space; the first principal
+component and the AEs' 2-D code mostly follow that brightness. Ratios cancel
+the factor and keep the spectral shape that tells units apart (brief,
+section 10: "ratios suppress topographic illumination"; Fe3+, AlOH, CO3
+features are ratios in practice).
 
 The paper masks nothing; here fill (nodata) is excluded from every method,
 since a product's fill border is not a surface. Encoders are trained on a
@@ -43,6 +53,21 @@ class Scaler:
         return Z.clamp(0.0, 1.0) if self.clip else Z
 
 
+def log_ratios(rho: torch.Tensor, floor: float = 1e-3) -> torch.Tensor:
+    """Log band ratios to the pixel's geometric mean (centred log-ratio), ``(n, B) -> (n, B)``.
+
+    ``log rho_b - mean_b log rho_b``: a multiplicative factor common to every
+    band of a pixel (topographic illumination, cos incidence; an albedo
+    scale) cancels exactly, while the spectral shape (absorption features,
+    slopes: the unit's mineralogy) is kept. It is the usual band-ratio
+    argument (ratios suppress topographic illumination) applied to every
+    band at once. Reflectance is floored at ``floor`` (dark or negative
+    surface reflectance from atmospheric correction) before the log.
+    """
+    lg = torch.log(rho.clamp_min(floor))
+    return lg - lg.mean(1, keepdim=True)
+
+
 @dataclass
 class FittedMethod:
     """One reduction, fitted: which pixels it keeps, how it scales and encodes them."""
@@ -54,6 +79,7 @@ class FittedMethod:
     ndvi_max: float | None = None
     red_nir: tuple[int, int] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    features: str = "bands"  # "bands": reflectance; "log_ratio": :func:`log_ratios` before scaling
 
     def keep(self, rho: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
         """Boolean ``(n,)``: the pixels ``(n, B)`` with ``flags (n,)`` this method labels."""
@@ -67,7 +93,7 @@ class FittedMethod:
     @torch.no_grad()
     def codes(self, rho: torch.Tensor) -> torch.Tensor:
         """Codes ``(n, c)`` of reflectance rows ``(n, B)`` (kept pixels only)."""
-        X = self.scaler(rho)
+        X = self.scaler(log_ratios(rho) if self.features == "log_ratio" else rho)
         enc = self.encoder
         if enc is None:
             return X
@@ -125,12 +151,12 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
                                      info={"n_components": int(pca.n_components_),
                                            "explained_variance": float(pca.explained_variance_ratio_.sum())})
         elif name == "ae":
-            ae = DenseAE([D, 6, 4, cfg.code_dim])
+            ae = DenseAE([D, 6, 4, cfg.code_dim], seed=seed)
             h = train_ae(ae, Xp, cfg.epochs[0], cfg.batch_sizes[0], lr=cfg.lr, l1=cfg.l1, seed=seed,
                          desc="canonical AE", min_steps=cfg.min_steps)
             out[name] = FittedMethod(name, minmax, ae, False, info={"loss": h})
         elif name == "sae":
-            sae = StackedAE(D, cfg.code_dim)
+            sae = StackedAE(D, cfg.code_dim, seed=seed)
             h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed, min_steps=cfg.min_steps)
             out[name] = FittedMethod(name, minmax, sae, False, info={"loss": h})
         elif name == "improved":
@@ -143,6 +169,8 @@ def _fit_improved(sample, flags, cfg: ReduceConfig, red_nir, seed: int, D: int) 
                          cfg.improved_ndvi_max, red_nir)
     ok = probe.keep(sample, flags)
     X = sample[ok]
+    if cfg.improved_features == "log_ratio":
+        X = log_ratios(X)
     if X.shape[0] < 10:
         from shared.errors import BadInput
 
@@ -161,12 +189,13 @@ def _fit_improved(sample, flags, cfg: ReduceConfig, red_nir, seed: int, D: int) 
     info: dict[str, Any] = {"train_pixels": int(m), "clear_share_of_sample": float(ok.float().mean())}
     kind = cfg.improved_encoder
     if kind == "sae":
-        enc = StackedAE(D, cfg.code_dim)
+        enc = StackedAE(D, cfg.code_dim, seed=seed)
         info["loss"] = enc.fit(Zt, epochs, bs, lr=cfg.lr, l1=cfg.l1, seed=seed)
     elif kind == "ae":
-        enc = DenseAE([D, 6, 4, cfg.code_dim])
+        enc = DenseAE([D, 6, 4, cfg.code_dim], seed=seed)
         info["loss"] = train_ae(enc, Zt, epochs[0], bs[0], lr=cfg.lr, l1=cfg.l1, seed=seed, desc="improved AE")
     else:
         enc = PCA(n_components=cfg.pca_variance).fit(Zt.double())
         info["n_components"] = int(enc.n_components_)
-    return FittedMethod("improved", scaler, enc, True, cfg.improved_ndvi_max, red_nir, info)
+    return FittedMethod("improved", scaler, enc, True, cfg.improved_ndvi_max, red_nir, info,
+                        features=cfg.improved_features)

@@ -23,7 +23,6 @@ import torch
 from rasterio.enums import Resampling
 
 from domains.geo import figures
-from domains.geo.autoencoders import one_thread
 from domains.geo.config import PROFILES, GeoConfig
 from domains.geo.evaluate import combine_scores, score_tile
 from domains.geo.io import MaskRules, combine_ingest, count_clear, ingest_tile, layers, \
@@ -230,12 +229,10 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             codes = m.codes(rho[keep])
             g = torch.Generator().manual_seed(ctx.seed)
             fit = codes[torch.randperm(codes.shape[0], generator=g)[: mc.fit_pixels].to(codes.device)]
-            with one_thread(dev):
-                k, sel = choose_k(fit, mc.k, mc.k_range, mc.n_init, mc.max_iter, ctx.seed)
+            k, sel = choose_k(fit, mc.k, mc.k_range, mc.n_init, mc.max_iter, ctx.seed)
             if k > fit.shape[0]:
                 raise BadInput("--set model.k", f"k={k} exceeds the {fit.shape[0]} valid sampled pixels of {name}")
-            with one_thread(dev):  # a small sample: one thread beats two on tiny kernels
-                km = KMeans(k, n_init=mc.n_init, max_iter=mc.max_iter, seed=ctx.seed).fit(fit)
+            km = KMeans(k, n_init=mc.n_init, max_iter=mc.max_iter, seed=ctx.seed).fit(fit)
             kms[mname] = km
             info[mname] = {"k": k, "inertia": km.inertia_, "n_iter": km.n_iter_, "fit_pixels": int(fit.shape[0]),
                            **({"k_selection": sel} if sel else {})}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from domains.geo.autoencoders import DenseAE, schedule_epochs, train_ae
+from domains.geo.autoencoders import DenseAE, StackedAE, schedule_epochs, train_ae
+from domains.geo.reduce import log_ratios
 
 
 def test_schedule_raises_epochs_only_below_the_update_floor():
@@ -23,3 +24,22 @@ def test_more_updates_reconstruct_better():
     h_long = train_ae(long_, X, 2, 64, seed=0, min_steps=400)
     assert len(h_short) == 2 and len(h_long) == schedule_epochs(2, 64, 300, 400) == 80
     assert h_long[-1] < h_short[-1]
+
+
+def test_seeded_initialisation_does_not_depend_on_the_global_generator():
+    torch.manual_seed(1)
+    a = StackedAE(7, seed=3)
+    torch.manual_seed(2)
+    b, c = StackedAE(7, seed=3), StackedAE(7, seed=4)
+    pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_log_ratios_cancel_a_per_pixel_illumination_factor():
+    g = torch.Generator().manual_seed(0)
+    rho = 0.05 + 0.4 * torch.rand(50, 7, generator=g, dtype=torch.float64)
+    shade = 0.3 + torch.rand(50, 1, generator=g, dtype=torch.float64)  # hillshade per pixel
+    torch.testing.assert_close(log_ratios(shade * rho), log_ratios(rho))
+    # the spectral shape is kept: different spectra stay apart, and each row sums to zero
+    assert (log_ratios(rho)[0] - log_ratios(rho)[1]).abs().max() > 0.05
+    torch.testing.assert_close(log_ratios(rho).sum(1), torch.zeros(50, dtype=torch.float64))

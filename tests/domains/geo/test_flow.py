@@ -29,9 +29,10 @@ def test_quick_flow_scores_every_method_on_both_sensors(quick_run):
         assert 0 < m["metrics"][f"coverage_{s}"] < 1  # clouds and vegetation are masked
         for b in ("raw", "pca", "ae", "sae"):
             assert m["baselines"][b][f"coverage_{s}"] == 1.0
-        # the improved mode beats raw bands and PCA on the default scene (issue goal)
-        assert ours > m["baselines"]["pca"][f"matching_accuracy_{s}"], s
-        assert ours > m["baselines"]["raw"][f"matching_accuracy_{s}"], s
+        # the improved mode (log band ratios cancel the hillshade) beats every other method on the
+        # default scene by a clear margin (issue goal; measured margins 0.15-0.25 over seeds 0-2)
+        for b in ("raw", "pca", "ae", "sae"):
+            assert ours > m["baselines"][b][f"matching_accuracy_{s}"] + 0.08, (s, b)
         assert m["metrics"][f"ari_{s}"] > 0.5
     assert "| stacked AE (paper) |" in ev["report"] and "Per-unit F1 of improved" in ev["report"]
     figs = {p.name for p in (run_dir / "figures").glob("*.png")}
