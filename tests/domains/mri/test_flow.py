@@ -18,7 +18,7 @@ from pipelines.cli import main as cli_main
 from pipelines.flowkit import call_directly, execute
 
 LIGHT = ["evaluate.cs=false", "evaluate.cs_wavelet=false", "ingest.twice_resolution=false", "ingest.adapt_contrast=false",
-         "evaluate.extended_fov=false"]
+         "evaluate.extended_fov=false", "evaluate.upsampled_2x=false", "ingest.extra_train_sizes=[]"]
 
 
 def test_quick_profile_beats_zero_filled_and_writes_outputs(quick_run):
@@ -61,7 +61,8 @@ def test_checkpoint_reuse_and_user_file_inference_reproduce_the_run(quick_run, t
     run_dir, ev = quick_run
     op = str(Path(run_dir) / "model" / "operator.pt")
     rd, ev2 = execute(SPEC, call_directly, out=str(tmp_path), device="cpu", seed=0,
-                      sets=[f"model.checkpoint={op}", *LIGHT])
+                      sets=[f"model.checkpoint={op}", *LIGHT, "evaluate.families=[gaussian_2d,radial]",
+                            "evaluate.accelerations=[4]"])
     key = "psnr_db_gaussian_2d_4x"
     assert ev2["metrics"][key] == pytest.approx(ev["metrics"][key], abs=1e-4)
     assert ev2["seconds"]["model"] < 5 and not (Path(rd) / "model").exists()
