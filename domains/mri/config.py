@@ -96,7 +96,8 @@ class EvaluateConfig(_Section):
     cs: bool = Field(default=True, description="run the SENSE-TV compressed-sensing baseline")
     cs_lambdas: list[float] = Field(default=[3e-3, 1e-2, 3e-2, 1e-1, 3e-1], min_length=1,
                                     description="TV weights tried on the validation slices, per acceleration")
-    cs_iterations: int = Field(default=60, ge=1, description="primal-dual iterations of the TV baseline")
+    cs_iterations: int = Field(default=60, ge=1, description="iterations of both CS baselines (TV primal-dual, "
+                                                             "L1-wavelet FISTA)")
     cs_wavelet: bool = Field(default=True, description="run the SENSE + L1-wavelet compressed-sensing baseline")
     cs_wavelet_lambdas: list[float] = Field(default=[1e-2, 2e-2, 5e-2, 1e-1, 2e-1, 5e-1], min_length=1,
                                             description="L1-wavelet weights tried on the validation slices, "

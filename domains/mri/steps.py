@@ -599,6 +599,8 @@ def _report(ing, red, mod, rows, metrics, baselines, seconds, lam, held_out, ext
              + (f", VarNet (MONAI): {mod['varnet_params']}" if mod.get("varnet_params") else "")
              + (f"; trained on {', '.join(mod['train_families'])}" if mod.get("train_families") else "")
              + (f"; held out: {', '.join(held_out)}" if held_out else "")
+             + (f"; training grids (same field of view): {', '.join(f'{n}x{n}' for n in mod['train_sizes'])}"
+                if len(mod.get("train_sizes", [])) > 1 else "")
              + ("" if mod.get("trained") else " (loaded checkpoint, no training)") + ".", ""]
     if has_target:
         lines += ["## PSNR (dB) per mask family and acceleration", ""]
