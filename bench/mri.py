@@ -3,12 +3,16 @@
 One run of the flow (the chosen profile) gives, on the same data and masks:
 PSNR per mask family x acceleration for every method (incl. the held-out
 family), the operator-VarNet difference at equal training budget against the
-paper's +4 dB, the 2x-resolution cost, FLoRA against full fine-tuning, and time
-per slice as ratios. A coil sweep then reports PSNR against the number of
-virtual coils and the reconstruction speed-up from fewer coils.
+paper's +4 dB, the 2x-resolution readings (raw PSNR change, gain over
+zero-filled lost, NO-MRI's bilinear-upsampling protocol), FLoRA against full
+fine-tuning, and time per slice as ratios. It then trains the same two
+architectures at 2x with the same budget (:func:`native_2x`: the resolution
+gap of the zero-shot weights) and sweeps the number of virtual coils (PSNR
+and the reconstruction speed-up from fewer coils).
 
-    .venv/bin/python bench/mri.py --quick            # quick profile, 2-core CPU (~2 min)
-    .venv/bin/python bench/mri.py --device cuda      # full profile on a GPU
+    .venv/bin/python bench/mri.py --quick                 # quick profile, 2-core CPU (~4 min)
+    .venv/bin/python bench/mri.py --quick --no-native-2x  # without the 2x-trained references (~2 min)
+    .venv/bin/python bench/mri.py --device cuda           # full profile on a GPU
 """
 
 from __future__ import annotations
