@@ -62,6 +62,7 @@ def bench_kmeans(quick: bool, device: str) -> dict:
     from sklearn.cluster import KMeans as SK
 
     from shared.cluster import KMeans
+    from shared.threads import cpu_threads
 
     n = 200_000 if quick else 1_000_000
     g = np.random.default_rng(0)
@@ -69,9 +70,12 @@ def bench_kmeans(quick: bool, device: str) -> dict:
     X = (centres[g.integers(0, 8, n)] + g.normal(0, 0.05, (n, 7))).astype(np.float32)
     Xt = torch.from_numpy(X).to(device)
     t_ours, km = measure(lambda: KMeans(8, n_init=3, seed=0).fit(Xt), repeats=3, device=device)
+    with cpu_threads(1):  # the flow's default `threads` setting
+        t_one, _ = measure(lambda: KMeans(8, n_init=3, seed=0).fit(Xt), repeats=3, device=device)
     t_sk, sk = measure(lambda: SK(8, n_init=3, random_state=0).fit(X), repeats=3)
     sk_inertia = float(((X - sk.cluster_centers_[sk.labels_]) ** 2).sum())
-    return {"n": n, "d": 7, "k": 8, "device": device, "ours_s": t_ours.median_s, "sklearn_s": t_sk.median_s,
+    return {"n": n, "d": 7, "k": 8, "device": device, "ours_s": t_ours.median_s, "ours_one_thread_s": t_one.median_s,
+            "sklearn_s": t_sk.median_s,
             "speedup": t_sk.median_s / t_ours.median_s, "inertia_ours": km.inertia_, "inertia_sklearn": sk_inertia,
             "inertia_ratio": km.inertia_ / sk_inertia}
 
@@ -187,7 +191,8 @@ def main() -> None:
               f"~{r['generic_filter_scene_h_extrapolated']:.1f} h", flush=True)
     if "kmeans" in parts:
         r = bench_kmeans(a.quick, a.device)
-        print(f"k-means k=8 n_init=3 on {r['n']}x7 ({r['device']}): torch {r['ours_s']:.2f} s, sklearn "
+        print(f"k-means k=8 n_init=3 on {r['n']}x7 ({r['device']}): torch {r['ours_s']:.2f} s "
+              f"(one thread {r['ours_one_thread_s']:.2f} s), sklearn "
               f"{r['sklearn_s']:.2f} s -> {r['speedup']:.2f}x; inertia ratio ours/sklearn {r['inertia_ratio']:.4f}",
               flush=True)
     if "scene" in parts:

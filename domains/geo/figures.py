@@ -157,5 +157,7 @@ def report(table: dict, meta: dict) -> str:
         lines += ["![confusion matrix](figures/confusion.png)", ""]
     lines += ["CH = Calinski-Harabasz, DB = Davies-Bouldin (the paper's internal indices, on a sample of "
               "codes before the majority filter). `improved` masks QA/SCL clouds, shadow and NDVI, "
-              "scales by percentiles and trains on leverage-sampled pixels with large batches.", ""]
+              "takes log band ratios to each pixel's geometric mean (they cancel the terrain's shading), "
+              "scales each band to [0, 1] and encodes with the core's PCA (or an AE) fitted on "
+              "leverage-sampled pixels.", ""]
     return "\n".join(lines)
