@@ -126,6 +126,151 @@ def native_2x(run_dir: Path, device, threads_note: str = "") -> dict:
     return res
 
 
+def gap_study(seeds: list[int], steps: int, evals: list[int], test_slices: int, device, sets: list[str] = (),
+              out_dir: str | None = None, log=print) -> dict:
+    """The resolution gap over several seeds and training lengths (no flow run).
+
+    For each seed, the quick profile's data are simulated as the flow does
+    (training slices at the base size and at ``ingest.extra_train_sizes``,
+    test slices at 1x and 2x, data seeds as in the flow), plus the training
+    slices at 2x for the native reference. Four models are trained with the
+    same stream and budget: the operator and the VarNet on the base + extra
+    grids (the flow's multi-resolution training, zero-shot at 2x) and both
+    trained at 2x (native). Each is scored on the 2x test (every evaluated
+    family at ``evaluate.twice_resolution_accelerations``) after each of
+    ``evals`` steps, within one training run; the zero-shot operator also at
+    1x with the same masks. ``test_slices`` test positions are used (the
+    test blocks at every position when it exceeds the flow's six).
+
+    Returns ``{"per_seed": {seed: {step: {model: psnr, ...}}}, "config": ...}``;
+    gap = native - zero-shot, per model kind. The final weights are saved in
+    ``out_dir`` as ``s{seed}_{model}.pt`` (state dicts).
+    """
+    from domains.mri.coils import coil_basis, compress, n_virtual
+    from domains.mri.config import MriConfig
+    from domains.mri.embedded import mni_volume, slice_positions, split_positions, write_split
+    from domains.mri.evaluate import combine, evaluate_setting
+    from domains.mri.io import read_fastmri
+    from domains.mri.model import NOVarNet
+    from domains.mri.operators import zero_filled
+    from domains.mri.steps import _spaced, operator_kwargs
+    from domains.mri.train import reconstruct, train
+    from domains.mri.varnet import VarNet
+    from shared.config import build_config, parse_sets
+
+    cfg = build_config(MriConfig, {}, parse_sets(list(sets)))  # the quick profile is the defaults
+    ic, mc, ec = cfg.ingest, cfg.model, cfg.evaluate
+    evals = sorted({e for e in evals if 0 < e <= steps} | {steps})
+    vol = mni_volume("t1")
+    pos = slice_positions(vol, ic.min_brain_fraction)
+    train_pos = split_positions(pos, block=ic.block, step=ic.slice_step)["train"]
+    test_all = split_positions(pos, block=ic.block, step=1 if test_slices > 8 else ic.slice_step)["test"]
+    test_pos = _spaced(test_all, test_slices)
+    d = Path(out_dir or tempfile.mkdtemp(prefix="bench-mri-gap-"))
+    d.mkdir(parents=True, exist_ok=True)
+    accs = ec.twice_resolution_accelerations
+    res: dict = {"config": {"seeds": list(seeds), "steps": steps, "evals": evals, "test_slices": len(test_pos),
+                            "train_slices": len(train_pos), "families": list(ec.families), "accelerations": accs,
+                            "train_sizes": [ic.size] + list(ic.extra_train_sizes), "native_size": 2 * ic.size,
+                            "batch": mc.batch, "lr": mc.lr, "multires_every": mc.multires_every},
+                 "per_seed": {}}
+    for seed in seeds:
+        t0 = time.perf_counter()
+        sizes = {"train": [ic.size, *ic.extra_train_sizes, 2 * ic.size], "test": [ic.size, 2 * ic.size]}
+        vols = {}
+        for name, ps, s_off in (("train", train_pos, 0), ("test", test_pos, 2)):
+            for n in sizes[name]:
+                p = write_split(d / f"s{seed}_{name}_{n}.h5", ps, n, ic.n_coils, seed=seed + s_off,
+                                oversample=ic.oversample, noise=ic.noise)
+                vols[(name, n)] = read_fastmri(p)
+        bases = {key: coil_basis(v.kspace) for key, v in vols.items()}
+        v = max(n_virtual(e, cfg.reduce.energy, cfg.reduce.max_coils) for _, e in bases.values())
+        data = {key: (compress(vol_.kspace, bases[key][0], v) if cfg.reduce.compress and v < vol_.kspace.shape[1]
+                      else vol_.kspace, vol_.target) for key, vol_ in vols.items()}
+        log(f"seed {seed}: data simulated ({len(train_pos)} train / {len(test_pos)} test slices, {v} virtual "
+            f"coils) in {time.perf_counter() - t0:.0f} s")
+        zf = {}
+
+        def score(model, n: int, factor: float) -> dict[str, float]:
+            k, t = data[("test", n)]
+            if hasattr(model, "set_grid"):
+                model.set_grid(factor, 1.0)
+            methods = {"m": lambda b: reconstruct(model, b)}
+            if n not in zf:
+                methods["zf"] = lambda b: zero_filled(b.y)
+            rows = [evaluate_setting(methods, k, t, f, a, ec.mask_seed, device) for f in ec.families for a in accs]
+            if n not in zf:
+                zf[n] = {"mean": combine(rows)["zf"]["psnr_db"],
+                         **{f"{r['family']}_{r['acceleration']:g}x": r["metrics"]["zf"]["psnr_db"] for r in rows}}
+            if hasattr(model, "set_grid"):
+                model.set_grid(1.0, 1.0)
+            return {"mean": combine(rows)["m"]["psnr_db"],
+                    **{f"{r['family']}_{r['acceleration']:g}x": r["metrics"]["m"]["psnr_db"] for r in rows}}
+
+        common = dict(steps=steps, batch=mc.batch, lr=mc.lr, families=mc.train_families,
+                      accelerations=mc.train_accelerations, seed=seed, device=device, augment=mc.augment,
+                      mask_seeds=mc.mask_seeds)
+        base = data[("train", ic.size)]
+        extra = [(*data[("train", n)], n / ic.size) for n in ic.extra_train_sizes] if mc.multires_every else []
+        per: dict = {e: {} for e in evals}
+        seconds = {}
+        for kind in ("operator", "varnet"):
+            for where in ("zero_shot", "native"):
+                name = f"{kind}_{where}"
+                torch.manual_seed(seed)
+                model = (NOVarNet(**operator_kwargs(cfg, ic.size)) if kind == "operator"
+                         else VarNet(mc.varnet_cascades, list(mc.varnet_features)))
+
+                def on_step(k, m, name=name, where=where):
+                    if k in per:
+                        per[k][name] = score(m, 2 * ic.size, 2.0)
+                        if where == "zero_shot":
+                            per[k][name + "_1x"] = score(m, ic.size, 1.0)
+
+                if where == "zero_shot":
+                    h = train(model, *base, extra=extra, every=mc.multires_every, desc=name, on_step=on_step,
+                              **common)
+                else:
+                    h = train(model, *data[("train", 2 * ic.size)], density=2.0, desc=name, on_step=on_step,
+                              **common)
+                seconds[name] = h.seconds
+                torch.save(model.state_dict(), d / f"s{seed}_{name}.pt")  # for later test-time studies
+                log(f"seed {seed}: {name} trained {steps} steps in {h.seconds:.0f} s; 2x PSNR by step: " +
+                    ", ".join(f"{e}: {per[e][name]['mean']:.2f}" for e in evals))
+        for e in evals:
+            per[e]["zero_filled"], per[e]["zero_filled_1x"] = zf[2 * ic.size], zf[ic.size]
+        res["per_seed"][seed] = {"steps": per, "train_seconds": seconds, "virtual_coils": v,
+                                 "seconds": time.perf_counter() - t0}
+    return res
+
+
+def gap_summary(res: dict) -> list[str]:
+    """Per seed and mean +- sample std of the gaps, by training step."""
+    import statistics
+
+    lines = []
+    seeds = list(res["per_seed"])
+    for e in res["config"]["evals"]:
+        rows = {s: res["per_seed"][s]["steps"][e] for s in seeds}
+        gaps = {k: [r[f"{k}_native"]["mean"] - r[f"{k}_zero_shot"]["mean"] for r in rows.values()]
+                for k in ("operator", "varnet")}
+        g1 = [r["operator_zero_shot_1x"]["mean"] - r["zero_filled_1x"]["mean"] for r in rows.values()]
+        for s, r in rows.items():
+            lines.append(f"step {e:4d} seed {s}: operator gap {r['operator_native']['mean']:.2f} - "
+                         f"{r['operator_zero_shot']['mean']:.2f} = {r['operator_native']['mean'] - r['operator_zero_shot']['mean']:+.2f} dB"
+                         f"; VarNet gap {r['varnet_native']['mean']:.2f} - {r['varnet_zero_shot']['mean']:.2f} = "
+                         f"{r['varnet_native']['mean'] - r['varnet_zero_shot']['mean']:+.2f} dB; zero-filled 2x "
+                         f"{r['zero_filled']['mean']:.2f}; operator 1x {r['operator_zero_shot_1x']['mean']:.2f} "
+                         f"(gain over zero-filled {r['operator_zero_shot_1x']['mean'] - r['zero_filled_1x']['mean']:+.2f})")
+        sd = lambda x: statistics.stdev(x) if len(x) > 1 else float("nan")  # noqa: E731
+        lines.append(f"step {e:4d} mean over {len(seeds)} seeds: operator gap {statistics.mean(gaps['operator']):+.2f} "
+                     f"+- {sd(gaps['operator']):.2f} dB (min {min(gaps['operator']):+.2f}, max "
+                     f"{max(gaps['operator']):+.2f}); VarNet gap {statistics.mean(gaps['varnet']):+.2f} +- "
+                     f"{sd(gaps['varnet']):.2f} dB; operator 1x gain {statistics.mean(g1):+.2f} +- {sd(g1):.2f} dB "
+                     f"(goal: gap <= 1 dB)")
+    return lines
+
+
 def _lams(baselines: dict, name: str) -> str:
     """The CS weights tuned per acceleration, e.g. ``4x 0.03, 8x 0.3``."""
     d = baselines.get(name, {})
@@ -141,9 +286,29 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra --set overrides")
     ap.add_argument("--no-native-2x", dest="native_2x", action="store_false",
                     help="skip the resolution-gap reference (both models trained at 2x, a few minutes on CPU)")
+    ap.add_argument("--gap-study", action="store_true",
+                    help="only the resolution gap over --gap-seeds at --gap-steps (no flow run; quick-profile "
+                         "data and models, --set overrides apply)")
+    ap.add_argument("--gap-seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the gap study")
+    ap.add_argument("--gap-steps", type=int, default=180, help="training steps of every model in the gap study")
+    ap.add_argument("--gap-evals", type=int, nargs="*", default=[60, 120],
+                    help="earlier steps at which the gap study also scores (within the same training runs)")
+    ap.add_argument("--gap-test-slices", type=int, default=16, help="test slices of the gap study")
+    ap.add_argument("--gap-dir", default=None, help="folder for the gap study's data and weights (default: a temp dir)")
+    ap.add_argument("--json", default=None, help="write the gap study's results to this JSON file")
     a = ap.parse_args(argv)
     profile = a.profile or ("quick" if a.quick else ("full" if a.device.startswith("cuda") else "quick"))
     torch.set_num_threads(a.threads)  # this process only
+    if a.gap_study:
+        t0 = time.perf_counter()
+        res = gap_study(a.gap_seeds, a.gap_steps, a.gap_evals, a.gap_test_slices, torch.device(a.device), a.sets,
+                        out_dir=a.gap_dir, log=lambda msg: print(msg, flush=True))
+        print(f"\n## Resolution gap, {len(a.gap_seeds)} seeds, {a.gap_steps} steps, "
+              f"{res['config']['test_slices']} test slices ({time.perf_counter() - t0:.0f} s)")
+        print("\n".join(gap_summary(res)))
+        if a.json:
+            Path(a.json).write_text(json.dumps(res, indent=1))
+        return 0
     from domains.mri.steps import SPEC
     from pipelines.flowkit import call_directly, execute
 

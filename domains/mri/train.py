@@ -49,7 +49,8 @@ def loss_fn(ssim_loss: nn.Module, pred: Tensor, target: Tensor) -> Tensor:
 def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch: int, lr: float,
           families: list[str], accelerations: list[float], seed: int, device, augment: bool = True,
           mask_seeds: int = 8, params=None, desc: str = "train",
-          extra: list[tuple[Tensor, Tensor, float]] = (), every: int = 0, density: float = 1.0) -> History:
+          extra: list[tuple[Tensor, Tensor, float]] = (), every: int = 0, density: float = 1.0,
+          on_step=None) -> History:
     """Train ``model(y, mask, sens) -> |x|`` on slices of one volume.
 
     Parameters
@@ -73,6 +74,10 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
     density : float
         Pixel density of ``kspace`` relative to the model's reference grid (2: train
         a 64-reference operator on 128 x 128 slices of the same field of view).
+    on_step : callable(steps_done, model), optional
+        Called after each step (e.g. to score the model part-way through one
+        training run, as ``bench/mri.py --gap-study`` does); it may switch the
+        model to eval mode and change its grid, both are restored here.
     """
     gen = torch.Generator().manual_seed(int(seed))
     model.to(device).train()
@@ -97,6 +102,9 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
         loss.backward()
         opt.step()
         hist.loss.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(step + 1, model)
+            model.train()
     hist.seconds = time.perf_counter() - t0
     hist.steps = steps
     if hasattr(model, "set_grid"):
