@@ -48,3 +48,23 @@ def test_every_nth_step_uses_the_next_extra_grid_at_its_density():
     train(m2, *g24, steps=2, batch=1, lr=1e-3, families=["random"], accelerations=[4.0], seed=0, device="cpu",
           density=1.5)  # a native-grid run: every step at the given density, no extra grids
     assert m2.seen == [(24, 1.5), (24, 1.5)]
+
+
+def test_on_step_sees_each_step_and_cannot_leak_its_grid_or_eval_mode_into_training():
+    base, g24 = _data(16), _data(24)
+    m = _Recorder()
+    calls, modes = [], []
+    fwd = m.forward
+    m.forward = lambda *a: (modes.append(m.training), fwd(*a))[1]
+
+    def probe(k, model):  # what a mid-training scorer does: another grid, eval mode, a forward pass
+        calls.append((k, float(model.gain)))
+        model.set_grid(2.0, 1.0)
+        model.eval()
+
+    h = train(m, *base, steps=4, batch=1, lr=1e-2, families=["random"], accelerations=[4.0], seed=0,
+              device="cpu", extra=[(*g24, 1.5)], every=2, on_step=probe)
+    assert [k for k, _ in calls] == [1, 2, 3, 4]
+    assert len({g for _, g in calls}) == 4  # called after each optimiser step (the weight changes every time)
+    assert m.seen == [(16, 1.0), (24, 1.5), (16, 1.0), (24, 1.5)] and all(modes)
+    assert m.density == 1.0 and not m.training and len(h.loss) == 4
