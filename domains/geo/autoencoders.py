@@ -22,7 +22,7 @@ thread is much faster for these tiny kernels on a loaded 2-core machine).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -135,6 +135,56 @@ def _epoch(model: DenseAE, opt, X: torch.Tensor, batch_size: int, l1: float, gen
     return total / n
 
 
+@torch.no_grad()
+def objective(model: DenseAE, X: torch.Tensor, l1: float = 1e-4, chunk: int = 1 << 16) -> float:
+    """The training objective (MSE + L1 activity penalty) of ``model`` over all rows of ``X``, one pass."""
+    total = 0.0
+    for s in range(0, X.shape[0], chunk):
+        xb = X[s:s + chunk]
+        out, acts = model(xb)
+        loss = torch.mean((out - xb) ** 2)
+        if l1:
+            loss = loss + l1 * sum(a.abs().sum(1).mean() for a in acts)
+        total += float(loss) * xb.shape[0]
+    return total / X.shape[0]
+
+
+def train_restarts(make: Callable[[int], DenseAE], X: torch.Tensor, epochs: int, batch_size: int,
+                   restarts: int = 1, *, lr: float = 1e-3, l1: float = 1e-4, seed: int = 0, desc: str = "AE",
+                   min_steps: int = 0) -> tuple[DenseAE, list[float], list[float]]:
+    """Train ``restarts`` initialisations ``make(r)`` on ``X``; keep the one with the lowest objective.
+
+    Model selection by the training objective itself uses no labels: it is
+    the usual remedy for the local minima a small net lands in from a random
+    start (the stacked AE's last stage ends between 0.002 and 0.011 across
+    initialisations on the quick Landsat scene, while stages 1 and 2 agree
+    within 5 %).
+
+    Returns
+    -------
+    model : DenseAE
+        The kept model (``make(0)`` when ``restarts`` is 1).
+    history : list of float
+        Its per-epoch training loss.
+    objectives : list of float
+        The final objective of every restart, in order.
+    """
+    best, objs = None, []
+    for r in range(max(1, int(restarts))):
+        m = make(r)
+        h = train_ae(m, X, epochs, batch_size, lr=lr, l1=l1, seed=seed, desc=f"{desc} (start {r + 1})",
+                     min_steps=min_steps)
+        objs.append(objective(m, X, l1))
+        if best is None or objs[-1] < best[2]:
+            best = (m, h, objs[-1])
+    return best[0], best[1], objs
+
+
+def restart_seed(seed: int | None, r: int) -> int | None:
+    """Initialisation seed of restart ``r`` (``r = 0``: ``seed`` itself)."""
+    return seed if seed is None or r == 0 else int(seed) + 1_000_003 * r
+
+
 class StackedAE(nn.Module):
     """The paper's three-stage stacked autoencoder (see the module docstring)."""
 
@@ -142,6 +192,7 @@ class StackedAE(nn.Module):
         super().__init__()
         d = n_features
         s = (lambda i: None) if seed is None else (lambda i: 3 * int(seed) + i)  # one init stream per stage
+        self.init_seed = seed
         self.stage1 = DenseAE([d, 6, 4, code_dim], seed=s(0))
         self.stage2 = DenseAE([2 * d, 10, 5, code_dim], seed=s(1))
         self.stage3 = DenseAE([5 + 2 * d, 15, 10, 5, code_dim], seed=s(2))
@@ -154,8 +205,14 @@ class StackedAE(nn.Module):
         return torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
 
     def fit(self, X: torch.Tensor, epochs: Sequence[int], batch_sizes: Sequence[int], *, lr: float = 1e-3,
-            l1: float = 1e-4, seed: int = 0, min_steps: int = 0) -> dict[str, list[float]]:
-        """Train the stages in sequence on ``X`` ``(n, D)``; return each stage's loss history."""
+            l1: float = 1e-4, seed: int = 0, min_steps: int = 0, restarts: int = 1) -> dict[str, list[float]]:
+        """Train the stages in sequence on ``X`` ``(n, D)``; return each stage's loss history.
+
+        ``restarts`` initialisations of stage 3 (the stage that makes the
+        clustered code) are trained and the lowest objective kept
+        (:func:`train_restarts`); their final objectives are returned as
+        ``"stage3_restarts"``.
+        """
         hist = {"stage1": train_ae(self.stage1, X, epochs[0], batch_sizes[0], lr=lr, l1=l1, seed=seed,
                                    desc="stacked AE stage 1", min_steps=min_steps)}
         with torch.no_grad():
@@ -164,8 +221,17 @@ class StackedAE(nn.Module):
                                   desc="stacked AE stage 2", min_steps=min_steps)
         with torch.no_grad():
             z3 = torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
-        hist["stage3"] = train_ae(self.stage3, z3, epochs[2], batch_sizes[2], lr=lr, l1=l1, seed=seed + 2,
-                                  desc="stacked AE stage 3", min_steps=min_steps)
+        dims3, first = self.stage3.dims, self.stage3
+        s3 = None if self.init_seed is None else 3 * int(self.init_seed) + 2  # as in __init__
+
+        def make(r: int) -> DenseAE:
+            return first if r == 0 else DenseAE(dims3, seed=restart_seed(s3, r))
+
+        self.stage3, hist["stage3"], objs = train_restarts(
+            make, z3, epochs[2], batch_sizes[2], restarts, lr=lr, l1=l1, seed=seed + 2, desc="stacked AE stage 3",
+            min_steps=min_steps)
+        if restarts > 1:
+            hist["stage3_restarts"] = objs
         return hist
 
     @torch.no_grad()

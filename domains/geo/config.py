@@ -65,6 +65,9 @@ class ReduceConfig(_Section):
     min_steps: int = Field(default=3_000, ge=0,
                            description="paper methods: floor on Adam updates per stage; epochs are raised to reach it "
                                        "(the paper's epochs run over ~0.8-7 M pixels, a sample needs more)")
+    restarts: int = Field(default=1, ge=1,
+                          description="paper AEs: initialisations of the stage that makes the clustered code "
+                                      "(canonical AE; stacked-AE stage 3), the lowest training objective kept")
     train_pixels: int = Field(default=20_000, ge=100,
                               description="paper methods train on this many sampled pixels (paper: all)")
     improved_encoder: Literal["sae", "ae", "pca"] = Field(

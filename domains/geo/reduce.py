@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from domains.geo.autoencoders import DenseAE, StackedAE, train_ae
+from domains.geo.autoencoders import DenseAE, StackedAE, restart_seed, train_ae, train_restarts
 from domains.geo.config import ReduceConfig
 from domains.geo.io import CLEAR, VALID
 from shared.lowrank import PCA, leverage_sample
@@ -151,14 +151,18 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
                                      info={"n_components": int(pca.n_components_),
                                            "explained_variance": float(pca.explained_variance_ratio_.sum())})
         elif name == "ae":
-            ae = DenseAE([D, 6, 4, cfg.code_dim], seed=seed)
-            h = train_ae(ae, Xp, cfg.epochs[0], cfg.batch_sizes[0], lr=cfg.lr, l1=cfg.l1, seed=seed,
-                         desc="canonical AE", min_steps=cfg.min_steps)
-            out[name] = FittedMethod(name, minmax, ae, False, info={"loss": h})
+            ae, h, objs = train_restarts(lambda r: DenseAE([D, 6, 4, cfg.code_dim], seed=restart_seed(seed, r)), Xp,
+                                         cfg.epochs[0], cfg.batch_sizes[0], cfg.restarts, lr=cfg.lr, l1=cfg.l1,
+                                         seed=seed, desc="canonical AE", min_steps=cfg.min_steps)
+            out[name] = FittedMethod(name, minmax, ae, False,
+                                     info={"loss": h, **({"restart_objectives": objs} if len(objs) > 1 else {})})
         elif name == "sae":
             sae = StackedAE(D, cfg.code_dim, seed=seed)
-            h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed, min_steps=cfg.min_steps)
-            out[name] = FittedMethod(name, minmax, sae, False, info={"loss": h})
+            h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed, min_steps=cfg.min_steps,
+                        restarts=cfg.restarts)
+            objs = h.pop("stage3_restarts", None)
+            out[name] = FittedMethod(name, minmax, sae, False,
+                                     info={"loss": h, **({"restart_objectives": objs} if objs else {})})
         elif name == "improved":
             out[name] = _fit_improved(sample, flags, cfg, red_nir, seed, D)
     return out
