@@ -172,7 +172,7 @@ def train_restarts(make: Callable[[int], DenseAE], X: torch.Tensor, epochs: int,
     best, objs = None, []
     for r in range(max(1, int(restarts))):
         m = make(r)
-        h = train_ae(m, X, epochs, batch_size, lr=lr, l1=l1, seed=seed, desc=f"{desc} (start {r + 1})",
+        h = train_ae(m, X, epochs, batch_size, lr=lr, l1=l1, seed=seed, desc=desc if restarts <= 1 else f"{desc} (start {r + 1})",
                      min_steps=min_steps)
         objs.append(objective(m, X, l1))
         if best is None or objs[-1] < best[2]:
