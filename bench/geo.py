@@ -6,6 +6,11 @@
 3. scene      a Landsat-size scene (7961 x 7841 x 7, generated once with windowed writes; --quick:
               2048 x 2048) through the flow: per-step seconds and peak RSS of the flow's process
 4. accuracy   the method x sensor table of the default synthetic scene and of Indian Pines
+5. restarts   whole-stack restarts of the paper's stacked AE on the quick scene, seeds --seeds: every
+              initialisation's training objectives and its matching accuracy beside PCA's (same
+              pixels, same k-means, filter and scoring as the flow), and the label-free pick
+6. paper-scale  the `full` profile (1024^2 scene, paper epochs on 1 M pixels, k = the scene's 6 units)
+              with methods PCA and stacked AE, seeds --seeds, sensors --sensors: accuracy and step times
 
 Usage::
 
@@ -167,6 +172,139 @@ def bench_accuracy(device: str, workdir: Path) -> dict:
     return out
 
 
+def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int) -> list[dict]:
+    """Train ``restarts`` whole stacked AEs per seed and sensor on the flow's own sample; score each.
+
+    The flow runs once per seed (methods PCA, stacked AE, improved: the scored pixels are those of
+    the default five-method run, since only the improved mode masks); initialisation 0 is the flow's
+    own stacked AE (its harness score must equal the flow's). Initialisations ``r > 0`` are
+    ``StackedAE(D, seed=restart_seed(seed, r))``, trained with the flow's schedule and shuffles, then
+    k-means, labelling, majority filter and scoring exactly as the model and evaluate steps do.
+    """
+    import h5py
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from domains.geo.autoencoders import StackedAE, restart_seed
+    from domains.geo.config import GeoConfig
+    from domains.geo.evaluate import score_tile
+    from domains.geo.majority import majority_filter
+    from domains.geo.model import label_tile
+    from domains.geo.raster import LABEL_NODATA, AlignedReader, Grid, windows
+    from domains.geo.reduce import FittedMethod, Scaler
+    from domains.geo.sensors import Product
+    from domains.geo.steps import SPEC
+    from pipelines.flowkit import call_directly, execute
+    from shared.cluster import KMeans, scores
+
+    rows = []
+    for seed in seeds:
+        seen: dict = {}
+
+        def caller(spec, step, ctx, prev):
+            res = call_directly(spec, step, ctx, prev)
+            seen["ctx"], seen[step] = ctx, res["record"]
+            return res
+
+        run_dir, ev = execute(SPEC, caller, out=str(workdir / "runs"), device=device, seed=seed,
+                              sets=["reduce.methods=[pca,sae,improved]"])
+        cfg = GeoConfig.model_validate(seen["ctx"].config)
+        rc, mc = cfg.reduce, cfg.model
+        ing = seen["ingest"]
+
+        def moved(p: str) -> str:  # records name the run's .partial directory, renamed on completion
+            q = Path(p)
+            return str(Path(run_dir) / q.relative_to(seen["ctx"].run_dir)) if q.is_relative_to(seen["ctx"].run_dir) else p
+
+        for sc in ing["scenes"]:
+            name = sc["name"]
+            grid = Grid.from_dict(sc["grid"])
+            D = len(Product.from_dict(sc["product"]).bands)
+            h5p = Path(run_dir) / "results.h5"
+            with h5py.File(h5p, "r") as h5:
+                rho = torch.from_numpy(h5[f"{name}/sample/rho"][()])
+                flags = torch.from_numpy(h5[f"{name}/sample/flags"][()])
+                vmin = torch.from_numpy(h5[f"{name}/band_min"][()])
+                vmax = torch.from_numpy(h5[f"{name}/band_max"][()])
+            # the training pixels exactly as reduce.fit_methods draws them
+            gen = torch.Generator().manual_seed(int(seed))
+            take = torch.randperm(rho.shape[0], generator=gen)[: min(rho.shape[0], rc.train_pixels)]
+            minmax = Scaler(vmin.to(rho), vmax.to(rho))
+            Xp = minmax(rho[take])
+            flow_models = torch.load(Path(run_dir) / "models" / f"{name}.pt", map_location="cpu", weights_only=False)
+            ref_nodata = cfg.ingest.reference_nodata
+            ref_path = moved(ing["reference"])
+            with rasterio.open(ref_path) as r:
+                ref_nodata = int(r.nodata) if ref_nodata is None and r.nodata is not None else ref_nodata
+            lay = {"ref": (ref_path, 1, Resampling.nearest, ref_nodata)}
+            lay.update({f"lab:{m}": (str(Path(run_dir) / f"unitmap_{name}_{m}.tif"), 1, Resampling.nearest,
+                                     LABEL_NODATA) for m in ("pca", "improved")})
+            full = next(iter(windows(grid, max(grid.width, grid.height))))
+            with AlignedReader(grid, lay) as rd, rasterio.open(moved(sc["stack"])) as st, \
+                    rasterio.open(moved(sc["flags"])) as fl:
+                ref = rd.read("ref", full)
+                fixed = {m: rd.read(f"lab:{m}", full) for m in ("pca", "improved")}
+                stack, fimg = st.read(window=full), fl.read(1, window=full)
+            n_units = len(ing["units"])
+            flow_t = ev["table"][name]["methods"]
+            for r in range(restarts):
+                t0 = time.perf_counter()
+                if r == 0:
+                    sae = flow_models["sae"].encoder
+                else:
+                    sae = StackedAE(D, rc.code_dim, seed=restart_seed(seed, r))
+                    sae.fit(Xp, rc.epochs, rc.batch_sizes, lr=rc.lr, l1=rc.l1, seed=seed, min_steps=rc.min_steps)
+                train_s = time.perf_counter() - t0
+                crit = sae.objectives(Xp, rc.l1)
+                m = FittedMethod("sae", minmax, sae, False)
+                keep = m.keep(rho, flags)
+                codes = m.codes(rho[keep])
+                g = torch.Generator().manual_seed(seed)
+                fit = codes[torch.randperm(codes.shape[0], generator=g)[: mc.fit_pixels]]
+                km = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(fit)
+                lab = label_tile(stack, fimg, {"sae": m}, {"sae": km}, "cpu")["sae"]
+                lab = majority_filter(lab, mc.majority_size, mc.k, LABEL_NODATA)
+                part = score_tile(ref, {**fixed, "sae": lab}, stack, n_units, {"pca": mc.k, "improved": mc.k,
+                                                                               "sae": mc.k}, ref_nodata)
+                rows.append({"seed": seed, "sensor": name, "start": r, "train_s": train_s, **crit,
+                             "sae_acc": scores(part.C["sae"])["matching_accuracy"],
+                             "sae_ari": scores(part.C["sae"])["ari"],
+                             "pca_acc": scores(part.C["pca"])["matching_accuracy"],
+                             "flow_sae_acc": flow_t["sae"]["matching_accuracy"],
+                             "flow_pca_acc": flow_t["pca"]["matching_accuracy"]})
+                print("  restarts " + json.dumps({k: (round(v, 5) if isinstance(v, float) else v)
+                                                  for k, v in rows[-1].items()}), flush=True)
+    return rows
+
+
+def bench_paper_scale(device: str, workdir: Path, seeds: list[int], sensors: list[str]) -> list[dict]:
+    """The ``full`` profile with methods PCA and stacked AE, one run per seed and sensor.
+
+    ``model.k`` is set to 6, the scene's number of units (the full profile's own default; set here
+    so that a change of the profile to an elbow-chosen k cannot confound the comparison).
+    """
+    from domains.geo.steps import SPEC
+    from pipelines.flowkit import call_directly, execute
+
+    rows = []
+    for seed in seeds:
+        for sensor in sensors:
+            t0 = time.perf_counter()
+            run_dir, ev = execute(SPEC, call_directly, profile="full", out=str(workdir / "runs"), device=device,
+                                  seed=seed, sets=[f"ingest.sensors=[{sensor}]", "reduce.methods=[pca,sae]",
+                                                   "model.k=6"])
+            (name, t), = ev["table"].items()
+            rows.append({"seed": seed, "sensor": name, "grid": t["grid"], "seconds": ev["seconds"],
+                         "wall_s": time.perf_counter() - t0, "run_dir": run_dir,
+                         **{f"{m}_{k}": r[k] for m, r in t["methods"].items()
+                            for k in ("matching_accuracy", "ari", "nmi")}})
+            r = rows[-1]
+            print(f"paper-scale seed {seed} {name} ({t['grid']}): stacked AE {r['sae_matching_accuracy']:.3f} "
+                  f"(ARI {r['sae_ari']:.3f}) vs PCA {r['pca_matching_accuracy']:.3f} (ARI {r['pca_ari']:.3f}); "
+                  "steps " + ", ".join(f"{k} {v:.0f} s" for k, v in ev["seconds"].items()), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -175,6 +313,9 @@ def main() -> None:
     ap.add_argument("--scene-methods", default="[pca,sae,improved]")
     ap.add_argument("--threads", type=int, default=None, help="scene part: the flow's threads setting "
                     "(default: the config's, 1)")
+    ap.add_argument("--seeds", default="0,1,2", help="restarts / paper-scale parts: seeds")
+    ap.add_argument("--sensors", default="landsat8", help="paper-scale part: sensors, comma-separated")
+    ap.add_argument("--restarts", type=int, default=4, help="restarts part: whole stacks per seed and sensor")
     ap.add_argument("--workdir", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lowdim-bench-geo"))
     a = ap.parse_args()
     # torch keeps its default threads here; the flow's steps run under its top-level `threads` setting
@@ -213,6 +354,20 @@ def main() -> None:
                 for m, r in t.items():
                     print(f"    {m:<9} " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()))
         sys.stdout.flush()
+    seeds = [int(x) for x in a.seeds.split(",")]
+    if "restarts" in parts:
+        rows = bench_restarts(a.device, work, seeds, a.restarts)
+        for crit in ("stage3", "recon"):
+            for (seed, sensor) in sorted({(r["seed"], r["sensor"]) for r in rows}):
+                rs = [r for r in rows if r["seed"] == seed and r["sensor"] == sensor]
+                best = min(rs, key=lambda r: r[crit])
+                every = " ".join(f"{r['sae_acc']:.3f}" for r in rs)
+                print(f"restarts pick by {crit}: seed {seed} {sensor}: start {best['start']} stacked AE "
+                      f"{best['sae_acc']:.3f} vs PCA {best['pca_acc']:.3f} (start 0: {rs[0]['sae_acc']:.3f}; "
+                      f"every start: {every})",
+                      flush=True)
+    if "paper-scale" in parts:
+        bench_paper_scale(a.device, work, seeds, a.sensors.split(","))
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
             sae = StackedAE(D, cfg.code_dim, seed=seed)
             h = sae.fit(Xp, cfg.epochs, cfg.batch_sizes, lr=cfg.lr, l1=cfg.l1, seed=seed, min_steps=cfg.min_steps,
                         restarts=cfg.restarts)
-            objs = h.pop("stage3_restarts", None)
+            objs = h.pop("restart_objectives", None)
             out[name] = FittedMethod(name, minmax, sae, False,
                                      info={"loss": h, **({"restart_objectives": objs} if objs else {})})
         elif name == "improved":

@@ -56,3 +56,23 @@ def test_restarts_keep_the_initialisation_with_the_lowest_objective():
     # restart 0 is the plain seeded model: one restart reproduces it exactly
     one, _, objs1 = train_restarts(lambda r: DenseAE([7, 6, 4, 2], seed=restart_seed(5, r)), X, 3, 64, 1, seed=0)
     assert objs1 == objs[:1]
+
+
+def test_stacked_restarts_keep_the_whole_stack_with_the_lowest_reconstruction():
+    from domains.geo.autoencoders import restart_seed
+
+    g = torch.Generator().manual_seed(1)
+    X = 0.5 + 0.2 * (torch.rand(256, 2, generator=g) - 0.5) @ torch.randn(2, 7, generator=g).clamp(-1, 1)
+    kw = dict(epochs=[2, 2, 2], batch_sizes=[64, 64, 64], seed=0)
+    sae = StackedAE(7, seed=5)
+    objs = sae.fit(X, restarts=3, **kw)["restart_objectives"]
+    assert len(objs) == 3 and len(set(objs)) == 3  # three different whole stacks
+    assert sae.objectives(X)["recon"] == min(objs)
+    # start r is exactly the stack initialised with restart_seed(5, r), trained alone
+    best = StackedAE(7, seed=restart_seed(5, objs.index(min(objs))))
+    best.fit(X, **kw)
+    torch.testing.assert_close(sae.encode(X), best.encode(X))
+    # one start is the plain seeded fit, with no restart record
+    plain = StackedAE(7, seed=5)
+    assert "restart_objectives" not in plain.fit(X, **kw)
+    assert plain.objectives(X)["recon"] == objs[0]
