@@ -185,17 +185,13 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int) 
     import rasterio
     from rasterio.enums import Resampling
 
-    from domains.geo.autoencoders import StackedAE, restart_seed
     from domains.geo.config import GeoConfig
-    from domains.geo.evaluate import score_tile
-    from domains.geo.majority import majority_filter
-    from domains.geo.model import label_tile
     from domains.geo.raster import LABEL_NODATA, AlignedReader, Grid, windows
-    from domains.geo.reduce import FittedMethod, Scaler
+    from domains.geo.reduce import Scaler
     from domains.geo.sensors import Product
     from domains.geo.steps import SPEC
     from pipelines.flowkit import call_directly, execute
-    from shared.cluster import KMeans, scores
+    from shared.threads import cpu_threads
 
     rows = []
     for seed in seeds:
@@ -246,35 +242,50 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int) 
                 fixed = {m: rd.read(f"lab:{m}", full) for m in ("pca", "improved")}
                 stack, fimg = st.read(window=full), fl.read(1, window=full)
             n_units = len(ing["units"])
-            flow_t = ev["table"][name]["methods"]
             for r in range(restarts):
-                t0 = time.perf_counter()
-                if r == 0:
-                    sae = flow_models["sae"].encoder
-                else:
-                    sae = StackedAE(D, rc.code_dim, seed=restart_seed(seed, r))
-                    sae.fit(Xp, rc.epochs, rc.batch_sizes, lr=rc.lr, l1=rc.l1, seed=seed, min_steps=rc.min_steps)
-                train_s = time.perf_counter() - t0
-                crit = sae.objectives(Xp, rc.l1)
-                m = FittedMethod("sae", minmax, sae, False)
-                keep = m.keep(rho, flags)
-                codes = m.codes(rho[keep])
-                g = torch.Generator().manual_seed(seed)
-                fit = codes[torch.randperm(codes.shape[0], generator=g)[: mc.fit_pixels]]
-                km = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(fit)
-                lab = label_tile(stack, fimg, {"sae": m}, {"sae": km}, "cpu")["sae"]
-                lab = majority_filter(lab, mc.majority_size, mc.k, LABEL_NODATA)
-                part = score_tile(ref, {**fixed, "sae": lab}, stack, n_units, {"pca": mc.k, "improved": mc.k,
-                                                                               "sae": mc.k}, ref_nodata)
-                rows.append({"seed": seed, "sensor": name, "start": r, "train_s": train_s, **crit,
-                             "sae_acc": scores(part.C["sae"])["matching_accuracy"],
-                             "sae_ari": scores(part.C["sae"])["ari"],
-                             "pca_acc": scores(part.C["pca"])["matching_accuracy"],
-                             "flow_sae_acc": flow_t["sae"]["matching_accuracy"],
-                             "flow_pca_acc": flow_t["pca"]["matching_accuracy"]})
+                with cpu_threads(cfg.threads):  # as the flow's steps (one thread: tiny kernels)
+                    rows.append(_score_start(r, seed, D, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed,
+                                             n_units, ref_nodata, flow_models["sae"].encoder))
+                flow_t = ev["table"][name]["methods"]
+                rows[-1].update({"sensor": name, "flow_sae_acc": flow_t["sae"]["matching_accuracy"],
+                                 "flow_pca_acc": flow_t["pca"]["matching_accuracy"]})
                 print("  restarts " + json.dumps({k: (round(v, 5) if isinstance(v, float) else v)
                                                   for k, v in rows[-1].items()}), flush=True)
     return rows
+
+
+def _score_start(r, seed, D, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed, n_units, ref_nodata,
+                 flow_sae) -> dict:
+    """Train (r > 0) or take (r = 0: the flow's) one stacked AE; its label-free figures and scores."""
+    from domains.geo.autoencoders import StackedAE, restart_seed
+    from domains.geo.evaluate import score_tile
+    from domains.geo.majority import majority_filter
+    from domains.geo.model import label_tile
+    from domains.geo.raster import LABEL_NODATA
+    from domains.geo.reduce import FittedMethod
+    from shared.cluster import KMeans, scores
+
+    t0 = time.perf_counter()
+    if r == 0:
+        sae = flow_sae
+    else:
+        sae = StackedAE(D, rc.code_dim, seed=restart_seed(seed, r))
+        sae.fit(Xp, rc.epochs, rc.batch_sizes, lr=rc.lr, l1=rc.l1, seed=seed, min_steps=rc.min_steps)
+    train_s = time.perf_counter() - t0
+    crit = sae.objectives(Xp, rc.l1)
+    m = FittedMethod("sae", minmax, sae, False)
+    keep = m.keep(rho, flags)
+    codes = m.codes(rho[keep])
+    g = torch.Generator().manual_seed(seed)
+    fit = codes[torch.randperm(codes.shape[0], generator=g)[: mc.fit_pixels]]
+    km = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(fit)
+    lab = label_tile(stack, fimg, {"sae": m}, {"sae": km}, "cpu")["sae"]
+    lab = majority_filter(lab, mc.majority_size, mc.k, LABEL_NODATA)
+    part = score_tile(ref, {**fixed, "sae": lab}, stack, n_units, {"pca": mc.k, "improved": mc.k,
+                                                                   "sae": mc.k}, ref_nodata)
+    sc_sae, sc_pca = scores(part.C["sae"]), scores(part.C["pca"])
+    return {"seed": seed, "start": r, "train_s": train_s, **crit, "sae_acc": sc_sae["matching_accuracy"],
+            "sae_ari": sc_sae["ari"], "pca_acc": sc_pca["matching_accuracy"]}
 
 
 def bench_paper_scale(device: str, workdir: Path, seeds: list[int], sensors: list[str]) -> list[dict]:

@@ -110,7 +110,6 @@ def train_ae(model: DenseAE, X: torch.Tensor, epochs: int, batch_size: int, *, l
     model.to(device=X.device, dtype=X.dtype).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel per step: tiny nets
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    n = X.shape[0]
     history = []
     for _ in progress(range(int(epochs)), desc=desc, unit="epoch"):
         history.append(_epoch(model, opt, X, batch_size, l1, gen))
