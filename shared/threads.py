@@ -15,22 +15,34 @@ eigh of 256 x 256: 2.7 s against 0.02 s). Use :func:`cpu_threads` instead of
 
 from __future__ import annotations
 
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 _openmp = None
+_modules_seen = -1
 _lock = threading.Lock()
 
 
 def _controller():
-    """threadpoolctl's view of the OpenMP runtime torch uses (built once, ~3 ms)."""
-    global _openmp
+    """threadpoolctl's view of the OpenMP runtimes loaded now (~3 ms to build).
+
+    A process may hold several OpenMP runtimes (torch's libgomp, the copies
+    scikit-learn and numba's wheels vendor), and an import can load one
+    after the first call here. So the view is rebuilt whenever the number
+    of imported modules has changed since it was built: an O(1) check that
+    catches every runtime an import brings, while repeated calls in a
+    settled process (the core's small LAPACK calls) reuse it.
+    """
+    global _openmp, _modules_seen
     with _lock:
-        if _openmp is None:
+        n = len(sys.modules)
+        if _openmp is None or n != _modules_seen:
             from threadpoolctl import ThreadpoolController
 
             _openmp = ThreadpoolController().select(user_api="openmp")
+            _modules_seen = len(sys.modules)  # after threadpoolctl's own first import
         return _openmp
 
 
