@@ -264,12 +264,12 @@ def gap_summary(res: dict) -> list[str]:
     seeds = list(res["per_seed"])
     for e in res["config"]["evals"]:
         rows = {s: res["per_seed"][s]["steps"][e] for s in seeds}
-        gaps = {k: [r[f"{k}_native"]["mean"] - r[f"{k}_zero_shot"]["mean"] for r in rows.values()]
-                for k in ("operator", "varnet")}
-        g1 = [r["operator_zero_shot_1x"]["mean"] - r["zero_filled_1x"]["mean"] for r in rows.values()]
         if not all(f"{k}_{w}" in r for r in rows.values() for k in ("operator", "varnet")
                    for w in ("zero_shot", "native")):
             continue  # a partial run (--gap-models): its per-model lines were printed during the run
+        gaps = {k: [r[f"{k}_native"]["mean"] - r[f"{k}_zero_shot"]["mean"] for r in rows.values()]
+                for k in ("operator", "varnet")}
+        g1 = [r["operator_zero_shot_1x"]["mean"] - r["zero_filled_1x"]["mean"] for r in rows.values()]
         for s, r in rows.items():
             lines.append(f"step {e:4d} seed {s}: operator gap {r['operator_native']['mean']:.2f} - "
                          f"{r['operator_zero_shot']['mean']:.2f} = {r['operator_native']['mean'] - r['operator_zero_shot']['mean']:+.2f} dB"
@@ -320,11 +320,11 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         res = gap_study(a.gap_seeds, a.gap_steps, a.gap_evals, a.gap_test_slices, torch.device(a.device), a.sets,
                         out_dir=a.gap_dir, log=lambda msg: print(msg, flush=True), models=a.gap_models)
+        if a.json:
+            Path(a.json).write_text(json.dumps(res, indent=1))
         print(f"\n## Resolution gap, {len(a.gap_seeds)} seeds, {a.gap_steps} steps, "
               f"{res['config']['test_slices']} test slices ({time.perf_counter() - t0:.0f} s)")
         print("\n".join(gap_summary(res)))
-        if a.json:
-            Path(a.json).write_text(json.dumps(res, indent=1))
         return 0
     from domains.mri.steps import SPEC
     from pipelines.flowkit import call_directly, execute
