@@ -58,7 +58,7 @@ def test_on_step_sees_each_step_and_cannot_leak_its_grid_or_eval_mode_into_train
     m.forward = lambda *a: (modes.append(m.training), fwd(*a))[1]
 
     def probe(k, model):  # what a mid-training scorer does: another grid, eval mode, a forward pass
-        calls.append((k, float(model.gain)))
+        calls.append((k, float(model.gain.detach())))
         model.set_grid(2.0, 1.0)
         model.eval()
 
