@@ -14,7 +14,7 @@ def test_schedule_raises_epochs_only_below_the_update_floor():
     assert schedule_epochs(5, 16, 100, 0) == 5
 
 
-def test_more_updates_reconstruct_better():
+def test_more_updates_reconstruct_better(one_thread):
     # points on a 2-D plane in 7-D, inside (0, 1): a 2-D code can reconstruct them
     g = torch.Generator().manual_seed(0)
     X = 0.5 + 0.2 * (torch.rand(300, 2, generator=g) - 0.5) @ torch.randn(2, 7, generator=g).clamp(-1, 1)
@@ -45,7 +45,7 @@ def test_log_ratios_cancel_a_per_pixel_illumination_factor():
     torch.testing.assert_close(log_ratios(rho).sum(1), torch.zeros(50, dtype=torch.float64))
 
 
-def test_restarts_keep_the_initialisation_with_the_lowest_objective():
+def test_restarts_keep_the_initialisation_with_the_lowest_objective(one_thread):
     from domains.geo.autoencoders import objective, restart_seed, train_restarts
 
     g = torch.Generator().manual_seed(1)
@@ -58,7 +58,7 @@ def test_restarts_keep_the_initialisation_with_the_lowest_objective():
     assert objs1 == objs[:1]
 
 
-def test_stacked_restarts_keep_the_whole_stack_with_the_lowest_reconstruction():
+def test_stacked_restarts_keep_the_whole_stack_with_the_lowest_reconstruction(one_thread):
     from domains.geo.autoencoders import restart_seed
 
     g = torch.Generator().manual_seed(1)
