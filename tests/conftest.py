@@ -32,6 +32,32 @@ def prefect_harness():
 
 
 @pytest.fixture
+def run_artifacts(prefect_harness):
+    """``find(key, run_dir)``: the Prefect artifacts under ``key`` that this run published.
+
+    Other tests in the session publish under the same keys, so an artifact
+    is this run's when its description names the run directory. Each comes
+    back as ``(artifact, rows)``: a table's rows as a list of dicts, else None.
+    """
+    import asyncio
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read(key):
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+
+    def find(key, run_dir):
+        arts = [a for a in asyncio.run(read(key)) if str(run_dir) in (a.description or "")]
+        return [(a, (json.loads(a.data) if isinstance(a.data, str) else a.data) if a.type == "table" else None)
+                for a in arts]
+
+    return find
+
+
+@pytest.fixture
 def one_thread():
     """Torch on one thread for the test, restored after.
 

@@ -141,14 +141,9 @@ def test_flow_on_a_recording_file(tmp_path):
 
 
 @pytest.mark.prefect
-def test_prefect_flow_publishes_the_metrics_it_wrote(prefect_harness, tmp_path):
+def test_prefect_flow_publishes_the_metrics_it_wrote(run_artifacts, tmp_path):
     """The flow as Prefect tasks (tiny: 2 participants, a few epochs, no transfer): its table artifact
     carries the same decoding accuracy as the run's metrics.json."""
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     from pipelines.ecog import ecog_flow
 
     tiny = SMALL + ["ingest.gains=[0.0,0.15]", "ingest.n_trials_per_class=10", "reduce.umap_epochs=20",
@@ -158,13 +153,7 @@ def test_prefect_flow_publishes_the_metrics_it_wrote(prefect_harness, tmp_path):
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["status"] == "completed" and m["domain"] == "ecog" and set(m["baselines"]) == {"hg_lda"}
 
-    async def tables():
-        async with get_client() as client:
-            return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ecog-metrics"])))
-
-    mine = [a for a in asyncio.run(tables()) if str(run_dir) in (a.description or "")]
-    assert len(mine) == 1 and mine[0].type == "table"
-    rows = json.loads(mine[0].data) if isinstance(mine[0].data, str) else mine[0].data
-    ours = {r["metric"]: r["value"] for r in rows if r["method"] == "lowdim"}
+    mine = run_artifacts("ecog-metrics", run_dir)
+    assert len(mine) == 1 and mine[0][0].type == "table"
+    ours = {r["metric"]: r["value"] for r in mine[0][1] if r["method"] == "lowdim"}
     assert ours["accuracy"] == pytest.approx(m["metrics"]["accuracy"])

@@ -100,14 +100,9 @@ def test_a_product_folder_runs_end_to_end(tmp_path, landsat_copy, small_products
 
 
 @pytest.mark.prefect
-def test_prefect_flow_publishes_the_metrics_it_wrote(prefect_harness, tmp_path):
+def test_prefect_flow_publishes_the_metrics_it_wrote(run_artifacts, tmp_path):
     """The flow as Prefect tasks (an easy 96^2 Landsat scene, raw and PCA only): its table artifact
     carries the same headline accuracy as the run's metrics.json, and the COG is written."""
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     from pipelines.geo import geo_flow
 
     sets = ["ingest.sensors=[landsat8]", "ingest.scene_size=96", "ingest.n_units=4", "ingest.cloud_cover=0",
@@ -118,13 +113,7 @@ def test_prefect_flow_publishes_the_metrics_it_wrote(prefect_harness, tmp_path):
     assert m["status"] == "completed" and m["domain"] == "geo" and set(m["baselines"]) == {"raw"}
     assert (run_dir / "unitmap_landsat8_pca.tif").is_file()
 
-    async def tables():
-        async with get_client() as client:
-            return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["geo-metrics"])))
-
-    mine = [a for a in asyncio.run(tables()) if str(run_dir) in (a.description or "")]
-    assert len(mine) == 1 and mine[0].type == "table"
-    rows = json.loads(mine[0].data) if isinstance(mine[0].data, str) else mine[0].data
-    ours = {r["metric"]: r["value"] for r in rows if r["method"] == "lowdim"}
+    mine = run_artifacts("geo-metrics", run_dir)
+    assert len(mine) == 1 and mine[0][0].type == "table"
+    ours = {r["metric"]: r["value"] for r in mine[0][1] if r["method"] == "lowdim"}
     assert ours["matching_accuracy_landsat8"] == pytest.approx(m["metrics"]["matching_accuracy_landsat8"])
