@@ -117,16 +117,22 @@ def train_ae(model: DenseAE, X: torch.Tensor, epochs: int, batch_size: int, *, l
     return history
 
 
+def _loss(model: DenseAE, xb: torch.Tensor, l1: float) -> torch.Tensor:
+    """The paper's objective on a batch ``(b, D)``: reconstruction MSE + ``l1`` x the activity penalty."""
+    out, acts = model(xb)
+    loss = torch.mean((out - xb) ** 2)
+    if l1:
+        loss = loss + l1 * sum(a.abs().sum(1).mean() for a in acts)
+    return loss
+
+
 def _epoch(model: DenseAE, opt, X: torch.Tensor, batch_size: int, l1: float, gen) -> float:
     n = X.shape[0]
     perm = torch.randperm(n, generator=gen).to(X.device)
     total = 0.0
     for s in range(0, n, batch_size):
         xb = X[perm[s:s + batch_size]]
-        out, acts = model(xb)
-        loss = torch.mean((out - xb) ** 2)
-        if l1:
-            loss = loss + l1 * sum(a.abs().sum(1).mean() for a in acts)
+        loss = _loss(model, xb, l1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -140,11 +146,7 @@ def objective(model: DenseAE, X: torch.Tensor, l1: float = 1e-4, chunk: int = 1 
     total = 0.0
     for s in range(0, X.shape[0], chunk):
         xb = X[s:s + chunk]
-        out, acts = model(xb)
-        loss = torch.mean((out - xb) ** 2)
-        if l1:
-            loss = loss + l1 * sum(a.abs().sum(1).mean() for a in acts)
-        total += float(loss) * xb.shape[0]
+        total += float(_loss(model, xb, l1)) * xb.shape[0]
     return total / X.shape[0]
 
 
