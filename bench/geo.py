@@ -273,6 +273,11 @@ def _score_start(r, seed, D, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, f
         sae.fit(Xp, rc.epochs, rc.batch_sizes, lr=rc.lr, l1=rc.l1, seed=seed, min_steps=rc.min_steps)
     train_s = time.perf_counter() - t0
     crit = sae.objectives(Xp, rc.l1)
+    # the label-free internal indices of the start's k-means partition of its training pixels' codes
+    # (domains.geo.selection: what a restart selection by index computes)
+    from domains.geo.selection import partition_indices
+
+    crit.update(partition_indices(sae.encode(Xp), mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed))
     m = FittedMethod("sae", minmax, sae, False)
     keep = m.keep(rho, flags)
     codes = m.codes(rho[keep])
@@ -368,10 +373,12 @@ def main() -> None:
     seeds = [int(x) for x in a.seeds.split(",")]
     if "restarts" in parts:
         rows = bench_restarts(a.device, work, seeds, a.restarts)
-        for crit in ("stage3", "recon"):
+        from domains.geo.selection import selection_score
+
+        for crit in ("stage3", "recon", "davies_bouldin", "calinski_harabasz", "silhouette"):
             for (seed, sensor) in sorted({(r["seed"], r["sensor"]) for r in rows}):
                 rs = [r for r in rows if r["seed"] == seed and r["sensor"] == sensor]
-                best = min(rs, key=lambda r: r[crit])
+                best = min(rs, key=lambda r: r[crit] if crit in ("stage3", "recon") else selection_score(r, crit))
                 every = " ".join(f"{r['sae_acc']:.3f}" for r in rs)
                 print(f"restarts pick by {crit}: seed {seed} {sensor}: start {best['start']} stacked AE "
                       f"{best['sae_acc']:.3f} vs PCA {best['pca_acc']:.3f} (start 0: {rs[0]['sae_acc']:.3f}; "

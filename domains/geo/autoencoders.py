@@ -140,6 +140,84 @@ def _epoch(model: DenseAE, opt, X: torch.Tensor, batch_size: int, l1: float, gen
     return total / n
 
 
+class _Lockstep(nn.Module):
+    """``R`` :class:`DenseAE` of equal widths as one module of ``(R, in, out)`` weights.
+
+    Training the ``R`` nets in lockstep on the same mini-batches (each on its
+    own input rows) is, up to floating-point summation order, training each
+    alone: the summed loss gives every net the gradient of its own loss, and
+    Adam's update is elementwise. On a CPU these tiny nets cost about the
+    same per step whatever ``R`` (one ``baddbmm`` per layer instead of one
+    ``addmm``), so restarts come nearly free.
+    """
+
+    def __init__(self, models: Sequence[DenseAE]):
+        super().__init__()
+        self.models = list(models)
+        layers = [list(m.enc) + list(m.dec) for m in self.models]
+        self.W = nn.ParameterList(nn.Parameter(torch.stack([ls[i].weight.detach().T for ls in layers]).contiguous())
+                                  for i in range(len(layers[0])))
+        self.b = nn.ParameterList(nn.Parameter(torch.stack([ls[i].bias.detach()[None] for ls in layers]).contiguous())
+                                  for i in range(len(layers[0])))
+
+    def loss(self, xb: torch.Tensor, l1: float) -> torch.Tensor:
+        """Each net's objective (as :func:`_loss`) on its batch ``xb`` ``(R, b, D)``: ``(R,)``."""
+        h, pen, last = xb, 0.0, len(self.W) - 1
+        for i, (W, b) in enumerate(zip(self.W, self.b)):
+            h = torch.baddbmm(b, h, W)
+            h = torch.sigmoid(h) if i == last else torch.selu(h)
+            if l1:
+                pen = pen + h.abs().sum(2).mean(1)
+        return torch.mean((h - xb) ** 2, dim=(1, 2)) + l1 * pen
+
+    @torch.no_grad()
+    def write_back(self) -> None:
+        """Copy the trained weights into the ``R`` nets."""
+        for r, m in enumerate(self.models):
+            for i, lin in enumerate(list(m.enc) + list(m.dec)):
+                lin.weight.copy_(self.W[i][r].T)
+                lin.bias.copy_(self.b[i][r, 0])
+
+
+def train_lockstep(models: Sequence[DenseAE], X: torch.Tensor, epochs: int, batch_size: int, *, lr: float = 1e-3,
+                   l1: float = 1e-4, seed: int = 0, desc: str = "AE", min_steps: int = 0) -> list[list[float]]:
+    """Train ``R`` nets of equal widths as :func:`train_ae` would each, in lockstep; per-net loss histories.
+
+    Parameters
+    ----------
+    models : sequence of DenseAE
+        ``R`` nets with the same ``dims`` (trained in place).
+    X : torch.Tensor
+        ``(n, D)`` rows shared by every net, or ``(R, n, D)``: net ``r`` trains on ``X[r]``.
+        Every net sees the same shuffles (one private generator, as :func:`train_ae`).
+    """
+    R = len(models)
+    Xr = X.expand(R, *X.shape) if X.ndim == 2 else X
+    n = Xr.shape[1]
+    epochs = schedule_epochs(epochs, batch_size, n, min_steps)
+    for m in models:
+        m.to(device=X.device, dtype=X.dtype)
+    net = _Lockstep(models).to(device=X.device, dtype=X.dtype)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, fused=True)
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    history = []
+    for _ in progress(range(int(epochs)), desc=desc, unit="epoch"):
+        perm = torch.randperm(n, generator=gen).to(X.device)
+        total = torch.zeros(R, dtype=torch.float64)
+        for s in range(0, n, batch_size):
+            xb = Xr[:, perm[s:s + batch_size]]
+            losses = net.loss(xb, l1)
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            opt.step()
+            total += losses.detach().double().cpu() * xb.shape[1]
+        history.append((total / n).tolist())
+    net.write_back()
+    for m in models:
+        m.eval()
+    return [list(h) for h in zip(*history)]
+
+
 @torch.no_grad()
 def objective(model: DenseAE, X: torch.Tensor, l1: float = 1e-4, chunk: int = 1 << 16) -> float:
     """The training objective (MSE + L1 activity penalty) of ``model`` over all rows of ``X``, one pass."""
@@ -211,7 +289,8 @@ class StackedAE(nn.Module):
 
         With ``restarts`` > 1 the WHOLE stack is trained from ``restarts``
         initialisations (this one, then ``StackedAE(D, seed=restart_seed(init_seed, r))``;
-        same schedule and shuffles) and the one with the lowest label-free
+        same schedule and shuffles, in lockstep: :meth:`fit_starts`, about the
+        cost of one start) and the one with the lowest label-free
         figure ``select`` of :meth:`objectives` is kept, in place: the usual
         remedy for the local minima a small net lands in from a random start,
         as k-means' ``n_init``. The default ``"recon"`` (the stack's
@@ -219,22 +298,39 @@ class StackedAE(nn.Module):
         objective is over each stack's own ``z2``/``h2``. Every start's
         figure is returned as ``"restart_objectives"``.
         """
-        hist = self._fit_once(X, epochs, batch_sizes, lr=lr, l1=l1, seed=seed, min_steps=min_steps)
         if restarts <= 1:
-            return hist
-        D, code = self.stage1.dims[0], self.stage1.dims[-1]
-        best, best_hist = self, hist
-        objs = [self.objectives(X, l1)[select]]
-        for r in range(1, int(restarts)):
-            other = StackedAE(D, code, seed=restart_seed(self.init_seed, r))
-            h = other._fit_once(X, epochs, batch_sizes, lr=lr, l1=l1, seed=seed, min_steps=min_steps,
-                                tag=f" (start {r + 1})")
-            objs.append(other.objectives(X, l1)[select])
-            if objs[-1] < min(objs[:-1]):
-                best, best_hist = other, h
+            return self._fit_once(X, epochs, batch_sizes, lr=lr, l1=l1, seed=seed, min_steps=min_steps)
+        starts = self.fit_starts(X, epochs, batch_sizes, restarts, lr=lr, l1=l1, seed=seed, min_steps=min_steps)
+        objs = [st.objectives(X, l1)[select] for st, _ in starts]
+        best, best_hist = starts[objs.index(min(objs))]
         if best is not self:
             self.stage1, self.stage2, self.stage3 = best.stage1, best.stage2, best.stage3
         return {**best_hist, "restart_objectives": objs}
+
+    def fit_starts(self, X: torch.Tensor, epochs: Sequence[int], batch_sizes: Sequence[int], restarts: int, *,
+                   lr: float = 1e-3, l1: float = 1e-4, seed: int = 0,
+                   min_steps: int = 0) -> list[tuple["StackedAE", dict[str, list[float]]]]:
+        """Train ``restarts`` whole stacks in lockstep (:func:`train_lockstep`); every stack and its history.
+
+        Stack 0 is ``self``, stack ``r`` is ``StackedAE(D, seed=restart_seed(init_seed, r))``;
+        all see the schedule and shuffles of :meth:`fit` (stage ``s`` shuffles with
+        ``seed + s - 1``), so each equals that stack trained alone up to
+        floating-point summation order, at about the cost of one.
+        """
+        D, code = self.stage1.dims[0], self.stage1.dims[-1]
+        stacks = [self] + [StackedAE(D, code, seed=restart_seed(self.init_seed, r)) for r in range(1, int(restarts))]
+        kw = dict(lr=lr, l1=l1, min_steps=min_steps)
+        h1 = train_lockstep([s.stage1 for s in stacks], X, epochs[0], batch_sizes[0], seed=seed,
+                            desc=f"stacked AE stage 1 ({len(stacks)} starts)", **kw)
+        with torch.no_grad():
+            z2 = torch.stack([s._z2(X) for s in stacks])
+        h2 = train_lockstep([s.stage2 for s in stacks], z2, epochs[1], batch_sizes[1], seed=seed + 1,
+                            desc=f"stacked AE stage 2 ({len(stacks)} starts)", **kw)
+        with torch.no_grad():
+            z3 = torch.stack([torch.cat([s.stage2.encode(z, depth=2), z], 1) for s, z in zip(stacks, z2)])
+        h3 = train_lockstep([s.stage3 for s in stacks], z3, epochs[2], batch_sizes[2], seed=seed + 2,
+                            desc=f"stacked AE stage 3 ({len(stacks)} starts)", **kw)
+        return [(s, {"stage1": a, "stage2": b, "stage3": c}) for s, a, b, c in zip(stacks, h1, h2, h3)]
 
     def _fit_once(self, X: torch.Tensor, epochs: Sequence[int], batch_sizes: Sequence[int], *, lr: float,
                   l1: float, seed: int, min_steps: int, tag: str = "") -> dict[str, list[float]]:
