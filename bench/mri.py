@@ -107,7 +107,7 @@ def native_2x(run_dir: Path, device, threads_note: str = "") -> dict:
                                             else "test_2x.h5"))
     common = dict(steps=mc["steps"], batch=mc["batch"], lr=mc["lr"], families=mc["train_families"],
                   accelerations=mc["train_accelerations"], seed=seed, device=device, augment=mc["augment"],
-                  mask_seeds=mc["mask_seeds"])
+                  mask_seeds=mc["mask_seeds"], mask_zooms=list(mc.get("mask_zooms", [1.0])))
     zs_op, ck = ckpt.load_model(run_dir / "model" / "operator.pt", ARCH, NOVarNet)
     torch.manual_seed(seed)
     nat_op = NOVarNet(**ck["kwargs"])
@@ -219,7 +219,7 @@ def gap_study(seeds: list[int], steps: int, evals: list[int], test_slices: int, 
 
         common = dict(steps=steps, batch=mc.batch, lr=mc.lr, families=mc.train_families,
                       accelerations=mc.train_accelerations, seed=seed, device=device, augment=mc.augment,
-                      mask_seeds=mc.mask_seeds)
+                      mask_seeds=mc.mask_seeds, mask_zooms=list(mc.mask_zooms))
         base = data[("train", ic.size)]
         extra = [(*data[("train", n)], n / ic.size) for n in ic.extra_train_sizes] if mc.multires_every else []
         per: dict = {e: {} for e in evals}

@@ -92,9 +92,33 @@ def augment(kspace: Tensor, target: Tensor, gen: torch.Generator) -> tuple[Tenso
     return fft2c(img), t * s
 
 
+def zoomed_mask(family: str, shape: tuple[int, int], acceleration: float, seed: int, zoom: float) -> Tensor:
+    """The centre ``shape`` of a mask drawn for a ``zoom`` times larger k-space.
+
+    The same field of view acquired at ``zoom`` times the matrix size has its
+    mask defined over ``zoom`` times the k-extent; its central ``shape`` is
+    the part that falls inside this grid's band (denser than a mask drawn for
+    ``shape``: the families' densities and centre boxes scale with the extent).
+    ``zoom = 1`` is the plain mask.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if zoom == 1.0:
+        return make_mask(family, (h, w), acceleration, seed=seed)
+    hb, wb = int(round(zoom * h)), int(round(zoom * w))
+    big = make_mask(family, (hb, wb), acceleration, seed=seed)
+    t, l = hb // 2 - h // 2, wb // 2 - w // 2  # keeps the k-space centre at index (h // 2, w // 2)
+    return big[t:t + h, l:l + w].contiguous()
+
+
 def training_batch(kspace: Tensor, target: Tensor, batch: int, families: list[str], accelerations: list[float],
-                   gen: torch.Generator, mask_seeds: int = 8, do_augment: bool = True) -> Batch:
-    """Draw ``batch`` slices, each with a random family, acceleration and mask seed (multi-pattern training)."""
+                   gen: torch.Generator, mask_seeds: int = 8, do_augment: bool = True,
+                   mask_zooms: list[float] = (1.0,)) -> Batch:
+    """Draw ``batch`` slices, each with a random family, acceleration and mask seed (multi-pattern training).
+
+    ``mask_zooms``: each sample's mask is the centre of a mask drawn for a k-space this many
+    times larger (one drawn at random per sample; see :func:`zoomed_mask`). With one
+    value no extra random number is drawn, so the stream is that of the plain masks.
+    """
     out = []
     n = kspace.shape[0]
     for _ in range(batch):
@@ -102,8 +126,10 @@ def training_batch(kspace: Tensor, target: Tensor, batch: int, families: list[st
         fam = families[int(torch.randint(len(families), (), generator=gen))]
         acc = accelerations[int(torch.randint(len(accelerations), (), generator=gen))]
         seed = int(torch.randint(mask_seeds, (), generator=gen))
+        zoom = float(mask_zooms[int(torch.randint(len(mask_zooms), (), generator=gen))]) if len(mask_zooms) > 1 \
+            else float(mask_zooms[0])
         k, t = kspace[i], target[i]
         if do_augment:
             k, t = augment(k, t, gen)
-        out.append(prepare(k, make_mask(fam, tuple(k.shape[-2:]), acc, seed=seed), t))
+        out.append(prepare(k, zoomed_mask(fam, tuple(k.shape[-2:]), acc, seed, zoom), t))
     return stack(out)

@@ -198,13 +198,14 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         extra.append((v.kspace, v.target, v.kspace.shape[-1] / size))
     common = dict(steps=mc.steps, batch=mc.batch, families=fams, accelerations=mc.train_accelerations,
                   seed=ctx.seed, device=ctx.device, augment=mc.augment, mask_seeds=mc.mask_seeds,
-                  extra=extra if mc.multires_every else [], every=mc.multires_every)
+                  extra=extra if mc.multires_every else [], every=mc.multires_every,
+                  mask_zooms=list(mc.mask_zooms))
     status("mri model: training the operator")
     h_op = train(op, tr.kspace, tr.target, lr=mc.lr, desc="operator", **common)
     sizes = [size] + ([int(round(size * e[2])) for e in extra] if mc.multires_every else [])
     rec["train_sizes"] = sizes
     meta = {"train_families": fams, "train_accelerations": mc.train_accelerations, "steps": mc.steps,
-            "train_sizes": sizes,
+            "train_sizes": sizes, "mask_zooms": list(mc.mask_zooms),
             "batch": mc.batch, "train_seconds": h_op.seconds, "data": prev["ingest"]["data"]["source"]}
     rec["operator"] = str(ckpt.save(mdir / "operator.pt", op, ARCH, kw, meta))
     rec["n_params"] = sum(p.numel() for p in op.parameters())

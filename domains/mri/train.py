@@ -50,7 +50,7 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
           families: list[str], accelerations: list[float], seed: int, device, augment: bool = True,
           mask_seeds: int = 8, params=None, desc: str = "train",
           extra: list[tuple[Tensor, Tensor, float]] = (), every: int = 0, density: float = 1.0,
-          on_step=None) -> History:
+          on_step=None, mask_zooms: list[float] = (1.0,)) -> History:
     """Train ``model(y, mask, sens) -> |x|`` on slices of one volume.
 
     Parameters
@@ -74,6 +74,9 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
     density : float
         Pixel density of ``kspace`` relative to the model's reference grid (2: train
         a 64-reference operator on 128 x 128 slices of the same field of view).
+    mask_zooms : list of float
+        Each sample's mask is the centre of one drawn for a k-space this many times
+        larger (:func:`domains.mri.data.zoomed_mask`); ``(1.0,)``: the plain masks.
     on_step : callable(steps_done, model), optional
         Called after each step (e.g. to score the model part-way through one
         training run, as ``bench/mri.py --gap-study`` does); it may switch the
@@ -95,7 +98,7 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
         if hasattr(model, "set_grid"):  # same field of view, finer pixels: k-space spacing unchanged
             model.set_grid(d, 1.0)
         b: Batch = training_batch(k, t, batch, families, accelerations, gen, mask_seeds=mask_seeds,
-                                  do_augment=augment).to(device)
+                                  do_augment=augment, mask_zooms=mask_zooms).to(device)
         pred = model(b.y, b.mask, b.sens)
         loss = loss_fn(ssim_loss, pred, b.target)
         opt.zero_grad(set_to_none=True)

@@ -44,3 +44,21 @@ def test_acceleration_below_one_is_bad_input():
     with pytest.raises(BadInput, match="acceleration"):
         make_mask("random", (32, 32), 0.5)
     assert bool(make_mask("radial", (32, 32), 1.0).all())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_zoomed_training_mask_is_the_band_of_the_larger_acquisitions_mask(family):
+    from domains.mri.data import training_batch, zoomed_mask
+
+    m2 = zoomed_mask(family, (32, 32), 4.0, 3, 2.0)
+    big = make_mask(family, (64, 64), 4.0, seed=3)
+    assert m2.shape == (32, 32) and torch.equal(m2, big[16:48, 16:48])  # the centre of the 2x k-space
+    assert bool(m2[16, 16])  # the k-space centre stays at (H // 2, W // 2) and is sampled
+    assert torch.equal(zoomed_mask(family, (32, 32), 4.0, 3, 1.0), make_mask(family, (32, 32), 4.0, seed=3))
+    if family not in ("equispaced", "random"):  # the 2-D densities scale with the extent: the band is denser
+        assert mask_acceleration(m2) < 0.75 * mask_acceleration(make_mask(family, (32, 32), 4.0, seed=3))
+    k = torch.randn(2, 1, 32, 32, dtype=torch.complex64)
+    t = k[:, 0].abs()
+    draw = lambda z: training_batch(k, t, 3, [family], [4.0], torch.Generator().manual_seed(0), mask_zooms=z)  # noqa: E731
+    plain, one, two = draw((1.0,)), draw([1.0]), draw([2.0])
+    assert torch.equal(plain.mask, one.mask) and not torch.equal(plain.mask, two.mask)
