@@ -6,9 +6,13 @@
 3. scene      a Landsat-size scene (7961 x 7841 x 7, generated once with windowed writes; --quick:
               2048 x 2048) through the flow: per-step seconds and peak RSS of the flow's process
 4. accuracy   the method x sensor table of the default synthetic scene and of Indian Pines
-5. restarts   whole-stack restarts of the paper's stacked AE on the quick scene, seeds --seeds: every
-              initialisation's training objectives and its matching accuracy beside PCA's (same
-              pixels, same k-means, filter and scoring as the flow), and the label-free pick
+5. restarts   whole-stack restarts of the paper's stacked AE on the quick scene, seeds --seeds: --restarts
+              stacks trained in lockstep (StackedAE.fit_starts; --min-steps: the update floor), each
+              start's label-free figures (reconstruction, stage-3 objective, Davies-Bouldin,
+              Calinski-Harabasz, silhouette of its codes' k-means partition, consensus with the other
+              starts) and its matching accuracy beside PCA's (same pixels, k-means, filter and scoring
+              as the flow); then the pick of every criterion among the first R starts, and the best
+              start by the labels (a ceiling, not a method)
 6. paper-scale  the `full` profile (1024^2 scene, paper epochs on 1 M pixels, k = the scene's 6 units)
               with methods PCA and stacked AE, seeds --seeds, sensors --sensors: accuracy and step times
 
@@ -172,14 +176,16 @@ def bench_accuracy(device: str, workdir: Path) -> dict:
     return out
 
 
-def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int) -> list[dict]:
+def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int,
+                   min_steps: int | None = None) -> list[dict]:
     """Train ``restarts`` whole stacked AEs per seed and sensor on the flow's own sample; score each.
 
     The flow runs once per seed (methods PCA, stacked AE, improved: the scored pixels are those of
-    the default five-method run, since only the improved mode masks); initialisation 0 is the flow's
-    own stacked AE (its harness score must equal the flow's). Initialisations ``r > 0`` are
-    ``StackedAE(D, seed=restart_seed(seed, r))``, trained with the flow's schedule and shuffles, then
-    k-means, labelling, majority filter and scoring exactly as the model and evaluate steps do.
+    the default five-method run, since only the improved mode masks). The starts are
+    ``StackedAE(D, seed=seed).fit_starts(...)`` (stack ``r`` initialised with ``restart_seed(seed, r)``,
+    the flow's schedule and shuffles, in lockstep as ``reduce.restarts`` trains them: start 0 equals the
+    flow's own stacked AE up to floating-point summation order), then k-means, labelling, majority
+    filter and scoring exactly as the model and evaluate steps do.
     """
     import h5py
     import rasterio
@@ -227,7 +233,6 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int) 
             take = torch.randperm(rho.shape[0], generator=gen)[: min(rho.shape[0], rc.train_pixels)]
             minmax = Scaler(vmin.to(rho), vmax.to(rho))
             Xp = minmax(rho[take])
-            flow_models = torch.load(Path(run_dir) / "models" / f"{name}.pt", map_location="cpu", weights_only=False)
             ref_nodata = cfg.ingest.reference_nodata
             ref_path = moved(ing["reference"])
             with rasterio.open(ref_path) as r:
@@ -242,42 +247,55 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int) 
                 fixed = {m: rd.read(f"lab:{m}", full) for m in ("pca", "improved")}
                 stack, fimg = st.read(window=full), fl.read(1, window=full)
             n_units = len(ing["units"])
-            for r in range(restarts):
-                with cpu_threads(cfg.threads):  # as the flow's steps (one thread: tiny kernels)
-                    rows.append(_score_start(r, seed, D, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed,
-                                             n_units, ref_nodata, flow_models["sae"].encoder))
-                flow_t = ev["table"][name]["methods"]
-                rows[-1].update({"sensor": name, "flow_sae_acc": flow_t["sae"]["matching_accuracy"],
-                                 "flow_pca_acc": flow_t["pca"]["matching_accuracy"]})
+            from domains.geo.autoencoders import StackedAE
+
+            with cpu_threads(cfg.threads):  # as the flow's steps (one thread: tiny kernels)
+                t0 = time.perf_counter()
+                starts = StackedAE(D, rc.code_dim, seed=seed).fit_starts(
+                    Xp, rc.epochs, rc.batch_sizes, restarts, lr=rc.lr, l1=rc.l1, seed=seed,
+                    min_steps=rc.min_steps if min_steps is None else min_steps)
+                train_s = time.perf_counter() - t0
+                first = len(rows)
+                for r, (sae, _) in enumerate(starts):
+                    rows.append(_score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed,
+                                             n_units, ref_nodata, sae))
+                    flow_t = ev["table"][name]["methods"]
+                    rows[-1].update({"sensor": name, "train_s": train_s,
+                                     "flow_sae_acc": flow_t["sae"]["matching_accuracy"],
+                                     "flow_pca_acc": flow_t["pca"]["matching_accuracy"]})
+                _consensus(rows[first:])
+            for row in rows[first:]:
                 print("  restarts " + json.dumps({k: (round(v, 5) if isinstance(v, float) else v)
-                                                  for k, v in rows[-1].items()}), flush=True)
+                                                  for k, v in row.items() if k != "labels"}), flush=True)
     return rows
 
 
-def _score_start(r, seed, D, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed, n_units, ref_nodata,
-                 flow_sae) -> dict:
-    """Train (r > 0) or take (r = 0: the flow's) one stacked AE; its label-free figures and scores."""
-    from domains.geo.autoencoders import StackedAE, restart_seed
+def _consensus(rs: list[dict]) -> None:
+    """Each start's mean ARI between its partition of the training pixels and the others' (stability)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    for i, a in enumerate(rs):
+        a["consensus"] = float(np.mean([adjusted_rand_score(a["labels"], b["labels"]) for j, b in enumerate(rs)
+                                        if j != i])) if len(rs) > 1 else 0.0
+
+
+def _score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed, n_units, ref_nodata,
+                 sae) -> dict:
+    """One trained stacked AE: its label-free figures and its scores."""
     from domains.geo.evaluate import score_tile
     from domains.geo.majority import majority_filter
     from domains.geo.model import label_tile
     from domains.geo.raster import LABEL_NODATA
     from domains.geo.reduce import FittedMethod
+    from domains.geo.selection import partition_indices
     from shared.cluster import KMeans, scores
 
-    t0 = time.perf_counter()
-    if r == 0:
-        sae = flow_sae
-    else:
-        sae = StackedAE(D, rc.code_dim, seed=restart_seed(seed, r))
-        sae.fit(Xp, rc.epochs, rc.batch_sizes, lr=rc.lr, l1=rc.l1, seed=seed, min_steps=rc.min_steps)
-    train_s = time.perf_counter() - t0
     crit = sae.objectives(Xp, rc.l1)
-    # the label-free internal indices of the start's k-means partition of its training pixels' codes
-    # (domains.geo.selection: what a restart selection by index computes)
-    from domains.geo.selection import partition_indices
-
-    crit.update(partition_indices(sae.encode(Xp), mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed))
+    # label-free: the internal indices of the k-means partition of the training pixels' codes, and
+    # that partition itself (for the consensus between starts)
+    z = sae.encode(Xp)
+    crit.update(partition_indices(z, mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed))
+    crit["labels"] = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(z.double()).labels_.numpy()
     m = FittedMethod("sae", minmax, sae, False)
     keep = m.keep(rho, flags)
     codes = m.codes(rho[keep])
@@ -289,8 +307,35 @@ def _score_start(r, seed, D, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, f
     part = score_tile(ref, {**fixed, "sae": lab}, stack, n_units, {"pca": mc.k, "improved": mc.k,
                                                                    "sae": mc.k}, ref_nodata)
     sc_sae, sc_pca = scores(part.C["sae"]), scores(part.C["pca"])
-    return {"seed": seed, "start": r, "train_s": train_s, **crit, "sae_acc": sc_sae["matching_accuracy"],
+    return {"seed": seed, "start": r, **crit, "sae_acc": sc_sae["matching_accuracy"],
             "sae_ari": sc_sae["ari"], "pca_acc": sc_pca["matching_accuracy"]}
+
+
+def _restart_picks(rows: list[dict], restarts: int) -> None:
+    """Print each criterion's pick among the first R starts (R = 2, 3, 4, 6, 8, ... up to ``restarts``)."""
+    from domains.geo.selection import selection_score
+
+    lower = {"recon": lambda r: r["recon"], "stage3": lambda r: r["stage3"],
+             "consensus": lambda r: -r["consensus"],
+             **{c: (lambda c: lambda r: selection_score(r, c))(c)
+                for c in ("davies_bouldin", "calinski_harabasz", "silhouette")}}
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["sensor"], r["seed"]), []).append(r)
+    for (sensor, seed), rs in sorted(groups.items()):
+        print(f"restarts {sensor} seed {seed}: PCA {rs[0]['pca_acc']:.3f}, flow's stacked AE "
+              f"{rs[0]['flow_sae_acc']:.3f}; every start: " + " ".join(f"{r['sae_acc']:.3f}" for r in rs), flush=True)
+    for R in sorted({R for R in (2, 3, 4, 6, 8, 12, 16) if R <= restarts} | {restarts}):
+        for crit, key in [*lower.items(), ("best by the labels (ceiling)", lambda r: -r["sae_acc"])]:
+            picks = []
+            for (sensor, seed), rs in sorted(groups.items()):
+                sub = rs[:R]
+                if crit == "consensus":  # consensus within the first R starts
+                    _consensus(sub)
+                b = min(sub, key=key)
+                picks.append(f"{sensor} {seed}: {b['sae_acc']:.3f}{'' if b['sae_acc'] >= b['pca_acc'] else ' (< PCA)'}")
+            met = sum("< PCA" not in p for p in picks)
+            print(f"restarts R={R} pick by {crit}: >= PCA {met}/{len(picks)}; " + "; ".join(picks), flush=True)
 
 
 def bench_paper_scale(device: str, workdir: Path, seeds: list[int], sensors: list[str]) -> list[dict]:
@@ -332,6 +377,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2", help="restarts / paper-scale parts: seeds")
     ap.add_argument("--sensors", default="landsat8", help="paper-scale part: sensors, comma-separated")
     ap.add_argument("--restarts", type=int, default=4, help="restarts part: whole stacks per seed and sensor")
+    ap.add_argument("--min-steps", type=int, default=None, help="restarts part: floor on Adam updates per stage "
+                    "(default: the config's reduce.min_steps)")
     ap.add_argument("--workdir", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lowdim-bench-geo"))
     a = ap.parse_args()
     # torch keeps its default threads here; the flow's steps run under its top-level `threads` setting
@@ -372,18 +419,8 @@ def main() -> None:
         sys.stdout.flush()
     seeds = [int(x) for x in a.seeds.split(",")]
     if "restarts" in parts:
-        rows = bench_restarts(a.device, work, seeds, a.restarts)
-        from domains.geo.selection import selection_score
-
-        for crit in ("stage3", "recon", "davies_bouldin", "calinski_harabasz", "silhouette"):
-            for (seed, sensor) in sorted({(r["seed"], r["sensor"]) for r in rows}):
-                rs = [r for r in rows if r["seed"] == seed and r["sensor"] == sensor]
-                best = min(rs, key=lambda r: r[crit] if crit in ("stage3", "recon") else selection_score(r, crit))
-                every = " ".join(f"{r['sae_acc']:.3f}" for r in rs)
-                print(f"restarts pick by {crit}: seed {seed} {sensor}: start {best['start']} stacked AE "
-                      f"{best['sae_acc']:.3f} vs PCA {best['pca_acc']:.3f} (start 0: {rs[0]['sae_acc']:.3f}; "
-                      f"every start: {every})",
-                      flush=True)
+        rows = bench_restarts(a.device, work, seeds, a.restarts, a.min_steps)
+        _restart_picks(rows, a.restarts)
     if "paper-scale" in parts:
         bench_paper_scale(a.device, work, seeds, a.sensors.split(","))
 

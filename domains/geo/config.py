@@ -68,8 +68,8 @@ class ReduceConfig(_Section):
     restarts: int = Field(default=1, ge=1,
                           description="paper AEs: initialisations trained, one kept by a label-free figure (as "
                                       "k-means' n_init): the canonical AE by its training objective, the stacked "
-                                      "AE as a whole stack (all three stages) by its reconstruction MSE of the "
-                                      "input")
+                                      "AE as a whole stack (all three stages, the starts trained in lockstep at "
+                                      "about the cost of one) by its reconstruction MSE of the input")
     train_pixels: int = Field(default=20_000, ge=100,
                               description="paper methods train on this many sampled pixels (paper: all)")
     improved_encoder: Literal["sae", "ae", "pca"] = Field(
