@@ -12,6 +12,15 @@ the next extra grid (in turn) and the operator's DISCO layers are set to
 that grid's pixel density (``model.set_grid``); a model without
 ``set_grid`` (the VarNet CNN) simply runs on the larger array, so both
 models see the same data stream.
+
+Mask zoom (``mask_zooms``): the families' densities and centre boxes are
+defined relative to the k-space extent, so a 2x acquisition of the same field
+of view samples the band that a 1x grid holds about twice as densely (2-D
+families at 4x: in-band acceleration about 2). Drawing some training masks as
+the centre of a mask for a 2x larger k-space shows the model that sampling
+without any 2x data; without it, the zero-shot weights met a mask
+distribution at 2x that training never showed (the bulk of the resolution
+gap, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
