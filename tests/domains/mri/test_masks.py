@@ -59,6 +59,8 @@ def test_a_zoomed_training_mask_is_the_band_of_the_larger_acquisitions_mask(fami
         assert mask_acceleration(m2) < 0.75 * mask_acceleration(make_mask(family, (32, 32), 4.0, seed=3))
     k = torch.randn(2, 1, 32, 32, dtype=torch.complex64)
     t = k[:, 0].abs()
-    draw = lambda z: training_batch(k, t, 3, [family], [4.0], torch.Generator().manual_seed(0), mask_zooms=z)  # noqa: E731
+    def draw(zooms):
+        return training_batch(k, t, 3, [family], [4.0], torch.Generator().manual_seed(0), mask_zooms=zooms)
+
     plain, one, two = draw((1.0,)), draw([1.0]), draw([2.0])
     assert torch.equal(plain.mask, one.mask) and not torch.equal(plain.mask, two.mask)
