@@ -73,10 +73,10 @@ class ModelConfig(_Section):
     mask_seeds: int = Field(default=8, ge=1, description="distinct random masks per family and acceleration in training")
     augment: bool = Field(default=True, description="random flips, global phase and intensity scale in training")
     mask_zooms: list[Annotated[float, Field(ge=1.0)]] = Field(
-        default=[1.0, 2.0], min_length=1,
+        default=[1.0, 1.5, 2.0, 3.0], min_length=1,
         description="each training mask is the centre of a mask drawn for a k-space this many times larger, one "
-                    "factor drawn per sample (both models, same stream): 2 is the sampling that a 2x acquisition of "
-                    "the same field of view has inside this grid's band; [1]: plain masks only")
+                    "factor drawn per sample (both models, same stream): z is the sampling that an acquisition of "
+                    "z times the matrix, same field of view, has inside this grid's band; [1]: plain masks only")
     varnet: bool = Field(default=True, description="train MONAI's E2E-VarNet baseline on the same budget")
     varnet_cascades: int = Field(default=3, ge=1, description="VarNet cascades")
     varnet_features: list[int] = Field(default=[5, 5, 10, 20, 40, 5], min_length=6, max_length=6,
