@@ -14,13 +14,13 @@ that grid's pixel density (``model.set_grid``); a model without
 models see the same data stream.
 
 Mask zoom (``mask_zooms``): the families' densities and centre boxes are
-defined relative to the k-space extent, so a 2x acquisition of the same field
-of view samples the band that a 1x grid holds about twice as densely (2-D
+defined relative to the k-space extent, so a z-times larger acquisition of the
+same field of view samples the band that a 1x grid holds more densely (2x, 2-D
 families at 4x: in-band acceleration about 2). Drawing some training masks as
-the centre of a mask for a 2x larger k-space shows the model that sampling
-without any 2x data; without it, the zero-shot weights met a mask
-distribution at 2x that training never showed (the bulk of the resolution
-gap, ``docs/benchmarks.md``).
+the centre of a mask for a 1.5, 2 or 3 times larger k-space (the default)
+shows the model those samplings without any larger data; without it, the
+zero-shot weights met a mask distribution at 2x that training never showed
+(the bulk of the resolution gap, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
