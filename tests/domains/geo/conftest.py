@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
 from domains.geo.simulate import SceneParams, generate
-
 
 
 @pytest.fixture(scope="session")
@@ -17,23 +17,21 @@ def small_products(tmp_path_factory):
     return generate(d, ("landsat8", "sentinel2"), SceneParams(size30=48, seed=3, cloud_cover=0.12))
 
 
+def _private_copy(small_products, sensor: str, tmp_path: Path) -> Path:
+    """Copy one sensor's product folder into ``tmp_path``; return the copy of its metadata file."""
+    meta = Path(small_products["products"][sensor])
+    dst = tmp_path / meta.parent.name
+    shutil.copytree(meta.parent, dst)
+    return dst / meta.name
+
+
 @pytest.fixture
 def landsat_copy(small_products, tmp_path):
     """A private copy of the small Landsat product folder; returns its MTL path."""
-    from pathlib import Path
-
-    mtl = Path(small_products["products"]["landsat8"])
-    dst = tmp_path / mtl.parent.name
-    shutil.copytree(mtl.parent, dst)
-    return dst / mtl.name
+    return _private_copy(small_products, "landsat8", tmp_path)
 
 
 @pytest.fixture
 def s2_copy(small_products, tmp_path):
     """A private copy of the small Sentinel-2 SAFE folder; returns its MTD path."""
-    from pathlib import Path
-
-    mtd = Path(small_products["products"]["sentinel2"])
-    dst = tmp_path / mtd.parent.name
-    shutil.copytree(mtd.parent, dst)
-    return dst / mtd.name
+    return _private_copy(small_products, "sentinel2", tmp_path)
