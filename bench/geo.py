@@ -193,7 +193,7 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int,
 
     from domains.geo.config import GeoConfig
     from domains.geo.raster import LABEL_NODATA, AlignedReader, Grid, windows
-    from domains.geo.reduce import Scaler
+    from domains.geo.reduce import paper_training_rows
     from domains.geo.sensors import Product
     from domains.geo.steps import SPEC
     from pipelines.flowkit import call_directly, execute
@@ -228,11 +228,7 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int,
                 flags = torch.from_numpy(h5[f"{name}/sample/flags"][()])
                 vmin = torch.from_numpy(h5[f"{name}/band_min"][()])
                 vmax = torch.from_numpy(h5[f"{name}/band_max"][()])
-            # the training pixels exactly as reduce.fit_methods draws them
-            gen = torch.Generator().manual_seed(int(seed))
-            take = torch.randperm(rho.shape[0], generator=gen)[: min(rho.shape[0], rc.train_pixels)]
-            minmax = Scaler(vmin.to(rho), vmax.to(rho))
-            Xp = minmax(rho[take])
+            Xp, minmax = paper_training_rows(rho, vmin, vmax, rc.train_pixels, seed)  # as reduce.fit_methods
             ref_nodata = cfg.ingest.reference_nodata
             ref_path = moved(ing["reference"])
             with rasterio.open(ref_path) as r:
@@ -284,7 +280,7 @@ def _score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixe
     """One trained stacked AE: its label-free figures and its scores."""
     from domains.geo.evaluate import score_tile
     from domains.geo.majority import majority_filter
-    from domains.geo.model import label_tile
+    from domains.geo.model import fit_sample, label_tile
     from domains.geo.raster import LABEL_NODATA
     from domains.geo.reduce import FittedMethod
     from domains.geo.selection import partition_indices
@@ -299,8 +295,7 @@ def _score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixe
     m = FittedMethod("sae", minmax, sae, False)
     keep = m.keep(rho, flags)
     codes = m.codes(rho[keep])
-    g = torch.Generator().manual_seed(seed)
-    fit = codes[torch.randperm(codes.shape[0], generator=g)[: mc.fit_pixels]]
+    fit = fit_sample(codes, mc.fit_pixels, seed)  # as the model step
     km = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(fit)
     lab = label_tile(stack, fimg, {"sae": m}, {"sae": km}, "cpu")["sae"]
     lab = majority_filter(lab, mc.majority_size, mc.k, LABEL_NODATA)

@@ -278,9 +278,12 @@ class StackedAE(nn.Module):
     def _z2(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.stage1(x)[0], x], 1)
 
-    def _z3(self, x: torch.Tensor) -> torch.Tensor:
-        z2 = self._z2(x)
+    def _z3_from(self, z2: torch.Tensor) -> torch.Tensor:
+        """Stage 3's input ``[h2, z2]`` from stage 2's input ``z2``."""
         return torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
+
+    def _z3(self, x: torch.Tensor) -> torch.Tensor:
+        return self._z3_from(self._z2(x))
 
     def fit(self, X: torch.Tensor, epochs: Sequence[int], batch_sizes: Sequence[int], *, lr: float = 1e-3,
             l1: float = 1e-4, seed: int = 0, min_steps: int = 0, restarts: int = 1,
@@ -327,23 +330,23 @@ class StackedAE(nn.Module):
         h2 = train_lockstep([s.stage2 for s in stacks], z2, epochs[1], batch_sizes[1], seed=seed + 1,
                             desc=f"stacked AE stage 2 ({len(stacks)} starts)", **kw)
         with torch.no_grad():
-            z3 = torch.stack([torch.cat([s.stage2.encode(z, depth=2), z], 1) for s, z in zip(stacks, z2)])
+            z3 = torch.stack([s._z3_from(z) for s, z in zip(stacks, z2)])
         h3 = train_lockstep([s.stage3 for s in stacks], z3, epochs[2], batch_sizes[2], seed=seed + 2,
                             desc=f"stacked AE stage 3 ({len(stacks)} starts)", **kw)
         return [(s, {"stage1": a, "stage2": b, "stage3": c}) for s, a, b, c in zip(stacks, h1, h2, h3)]
 
     def _fit_once(self, X: torch.Tensor, epochs: Sequence[int], batch_sizes: Sequence[int], *, lr: float,
-                  l1: float, seed: int, min_steps: int, tag: str = "") -> dict[str, list[float]]:
+                  l1: float, seed: int, min_steps: int) -> dict[str, list[float]]:
         hist = {"stage1": train_ae(self.stage1, X, epochs[0], batch_sizes[0], lr=lr, l1=l1, seed=seed,
-                                   desc="stacked AE stage 1" + tag, min_steps=min_steps)}
+                                   desc="stacked AE stage 1", min_steps=min_steps)}
         with torch.no_grad():
             z2 = self._z2(X)
         hist["stage2"] = train_ae(self.stage2, z2, epochs[1], batch_sizes[1], lr=lr, l1=l1, seed=seed + 1,
-                                  desc="stacked AE stage 2" + tag, min_steps=min_steps)
+                                  desc="stacked AE stage 2", min_steps=min_steps)
         with torch.no_grad():
-            z3 = torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
+            z3 = self._z3_from(z2)
         hist["stage3"] = train_ae(self.stage3, z3, epochs[2], batch_sizes[2], lr=lr, l1=l1, seed=seed + 2,
-                                  desc="stacked AE stage 3" + tag, min_steps=min_steps)
+                                  desc="stacked AE stage 3", min_steps=min_steps)
         return hist
 
     @torch.no_grad()
@@ -361,7 +364,7 @@ class StackedAE(nn.Module):
         for s in range(0, X.shape[0], chunk):
             xb = X[s:s + chunk]
             z2 = self._z2(xb)
-            z3 = torch.cat([self.stage2.encode(z2, depth=2), z2], 1)
+            z3 = self._z3_from(z2)
             n = xb.shape[0]
             out["stage1"] += objective(self.stage1, xb, l1) * n
             out["stage2"] += objective(self.stage2, z2, l1) * n

@@ -17,6 +17,12 @@ from domains.geo.reduce import FittedMethod
 from shared.cluster import KMeans, elbow_k
 
 
+def fit_sample(codes: torch.Tensor, fit_pixels: int, seed: int) -> torch.Tensor:
+    """The rows of ``codes`` ``(n, c)`` that k-means is fitted on: ``fit_pixels`` drawn with ``seed``."""
+    g = torch.Generator().manual_seed(int(seed))
+    return codes[torch.randperm(codes.shape[0], generator=g)[:fit_pixels].to(codes.device)]
+
+
 def choose_k(codes: torch.Tensor, k: int | str, k_range: list[int], n_init: int, max_iter: int,
              seed: int, sample: int = 5000) -> tuple[int, dict]:
     """``k`` itself, or the elbow of inertia / the best silhouette over ``k_range`` on a sample."""

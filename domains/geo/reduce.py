@@ -99,9 +99,7 @@ class FittedMethod:
             return X
         if isinstance(enc, PCA):
             return enc.transform(X.to(enc.components_.dtype)).to(X.dtype)
-        if isinstance(enc, StackedAE):
-            return enc.encode(X.to(next(enc.parameters()).dtype))
-        return enc.encode(X.to(next(enc.parameters()).dtype))
+        return enc.encode(X.to(next(enc.parameters()).dtype))  # DenseAE or StackedAE
 
     def to(self, device) -> "FittedMethod":
         enc = self.encoder
@@ -120,6 +118,20 @@ def ndvi(rho: torch.Tensor, red_nir: tuple[int, int]) -> torch.Tensor:
     return (nir - red) / (nir + red).clamp_min(1e-6)
 
 
+def paper_training_rows(sample: torch.Tensor, vmin: torch.Tensor, vmax: torch.Tensor, train_pixels: int,
+                        seed: int) -> tuple[torch.Tensor, Scaler]:
+    """The paper methods' training rows: ``train_pixels`` rows of ``sample`` ``(n, B)``, min-max scaled.
+
+    Returns the scaled rows ``(m, B)``, ``m = min(n, train_pixels)``, drawn with ``seed``, and the
+    scene's min-max :class:`Scaler` (``vmin``, ``vmax``: ``(B,)`` per-band extremes).
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    n = sample.shape[0]
+    take = torch.randperm(n, generator=gen)[: min(n, train_pixels)].to(sample.device)
+    minmax = Scaler(vmin.to(sample), vmax.to(sample), clip=False)
+    return minmax(sample[take]), minmax
+
+
 def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, vmax: torch.Tensor,
                 cfg: ReduceConfig, red_nir: tuple[int, int] | None, seed: int) -> dict[str, FittedMethod]:
     """Fit every method of ``cfg.methods`` on the ingest sample.
@@ -135,11 +147,7 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
         ``(B,)`` per-band extremes over all valid pixels of the scene (the
         paper's min-max scaling).
     """
-    gen = torch.Generator().manual_seed(int(seed))
-    n = sample.shape[0]
-    take = torch.randperm(n, generator=gen)[: min(n, cfg.train_pixels)].to(sample.device)
-    minmax = Scaler(vmin.to(sample), vmax.to(sample), clip=False)
-    Xp = minmax(sample[take])
+    Xp, minmax = paper_training_rows(sample, vmin, vmax, cfg.train_pixels, seed)
     out: dict[str, FittedMethod] = {}
     D = sample.shape[1]
     for name in cfg.methods:

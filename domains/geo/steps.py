@@ -27,7 +27,7 @@ from domains.geo.config import PROFILES, GeoConfig
 from domains.geo.evaluate import combine_scores, score_tile
 from domains.geo.io import MaskRules, combine_ingest, count_clear, ingest_tile, layers, \
     product_grid, read_tile, write_generic
-from domains.geo.model import choose_k, filter_tile, label_tile
+from domains.geo.model import choose_k, filter_tile, fit_sample, label_tile
 from domains.geo.raster import GDAL_ENV, LABEL_NODATA, AlignedReader, Grid, create_raster, open_header, \
     palette, read_downsampled, windows, write_cog
 from domains.geo.reduce import fit_methods
@@ -227,8 +227,7 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         for mname, m in methods.items():
             keep = m.keep(rho, flags)
             codes = m.codes(rho[keep])
-            g = torch.Generator().manual_seed(ctx.seed)
-            fit = codes[torch.randperm(codes.shape[0], generator=g)[: mc.fit_pixels].to(codes.device)]
+            fit = fit_sample(codes, mc.fit_pixels, ctx.seed)
             k, sel = choose_k(fit, mc.k, mc.k_range, mc.n_init, mc.max_iter, ctx.seed)
             if k > fit.shape[0]:
                 raise BadInput("--set model.k", f"k={k} exceeds the {fit.shape[0]} valid sampled pixels of {name}")
