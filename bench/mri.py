@@ -89,6 +89,7 @@ def native_2x(run_dir: Path, device, threads_note: str = "") -> dict:
     from domains.mri.io import read_fastmri
     from domains.mri.model import ARCH, NOVarNet
     from domains.mri.operators import zero_filled
+    from domains.mri.data import MaskPool
     from domains.mri.train import reconstruct, train
     from domains.mri.varnet import ARCH as VN_ARCH
     from domains.mri.varnet import VarNet
@@ -107,7 +108,7 @@ def native_2x(run_dir: Path, device, threads_note: str = "") -> dict:
                                             else "test_2x.h5"))
     common = dict(steps=mc["steps"], batch=mc["batch"], lr=mc["lr"], families=mc["train_families"],
                   accelerations=mc["train_accelerations"], seed=seed, device=device, augment=mc["augment"],
-                  mask_seeds=mc["mask_seeds"], mask_zooms=list(mc.get("mask_zooms", [1.0])))
+                  mask_seeds=mc["mask_seeds"], mask_zooms=list(mc.get("mask_zooms", [1.0])), masks=MaskPool())
     zs_op, ck = ckpt.load_model(run_dir / "model" / "operator.pt", ARCH, NOVarNet)
     torch.manual_seed(seed)
     nat_op = NOVarNet(**ck["kwargs"])
@@ -164,6 +165,7 @@ def gap_study(seeds: list[int], steps: int, evals: list[int], test_slices: int, 
     from domains.mri.model import NOVarNet
     from domains.mri.operators import zero_filled
     from domains.mri.steps import _spaced, operator_kwargs
+    from domains.mri.data import MaskPool
     from domains.mri.train import reconstruct, train
     from domains.mri.varnet import VarNet
     from shared.config import build_config, parse_sets
@@ -219,7 +221,7 @@ def gap_study(seeds: list[int], steps: int, evals: list[int], test_slices: int, 
 
         common = dict(steps=steps, batch=mc.batch, lr=mc.lr, families=mc.train_families,
                       accelerations=mc.train_accelerations, seed=seed, device=device, augment=mc.augment,
-                      mask_seeds=mc.mask_seeds, mask_zooms=list(mc.mask_zooms))
+                      mask_seeds=mc.mask_seeds, mask_zooms=list(mc.mask_zooms), masks=MaskPool())
         base = data[("train", ic.size)]
         extra = [(*data[("train", n)], n / ic.size) for n in ic.extra_train_sizes] if mc.multires_every else []
         per: dict = {e: {} for e in evals}
@@ -286,6 +288,62 @@ def gap_summary(res: dict) -> list[str]:
     return lines
 
 
+def mask_stream(profile: str, sets: list[str] = (), seed: int = 0, log=print) -> dict:
+    """Masks drawn over a profile's training stream: the process LRU alone against :class:`MaskPool`.
+
+    Replays the keys that training draws (one family, acceleration, mask seed
+    and zoom per sample, uniformly as :func:`domains.mri.data.training_batch`;
+    every ``multires_every``-th step on the next extra grid) for the operator
+    and then VarNet (the same stream twice). It counts the masks each cache
+    has to draw (an LRU of 512 entries, as :func:`domains.mri.masks.make_mask`'s,
+    fed that sequence; the pool draws each distinct key once), times one
+    real draw of every (family, grid, acceleration, zoom) class (seed 0), and
+    prices each cache's draws with those times. Nothing is trained.
+    """
+    import functools
+
+    from domains.mri.data import zoomed_mask
+    from pipelines.registry import REGISTRY
+
+    cfg = REGISTRY["mri"].resolve_config(profile, list(sets))
+    ic, mc = cfg.ingest, cfg.model
+    grids = [ic.size] + (list(ic.extra_train_sizes) if mc.multires_every else [])
+    gen = torch.Generator().manual_seed(int(seed))
+    pick = lambda seq: seq[int(torch.randint(len(seq), (), generator=gen))]  # noqa: E731
+    keys, n_extra = [], 0
+    for step in range(mc.steps):
+        g = grids[0]
+        if len(grids) > 1 and (step + 1) % mc.multires_every == 0:
+            g = grids[1 + n_extra % (len(grids) - 1)]
+            n_extra += 1
+        for _ in range(mc.batch):
+            keys.append((pick(list(mc.train_families)), g, float(pick(list(mc.train_accelerations))),
+                         int(torch.randint(mc.mask_seeds, (), generator=gen)), float(pick(list(mc.mask_zooms)))))
+    stream = keys + keys  # the operator, then VarNet on the same stream
+    misses = []
+    lru = functools.lru_cache(maxsize=512)(lambda key: misses.append(key))
+    for key in stream:
+        lru(key)
+    pool_draws = sorted(set(stream))
+    cost: dict = {}
+    zoomed_mask("poisson_2d", (16, 16), 4.0, 0, 1.0)  # compiles the dart thrower (numba) before timing
+    for fam, g, acc, _, zoom in sorted({(k[0], k[1], k[2], 0, k[4]) for k in stream}):
+        t0 = time.perf_counter()
+        zoomed_mask(fam, (g, g), acc, 0, zoom)
+        cost[(fam, g, acc, zoom)] = time.perf_counter() - t0
+    price = lambda draws: sum(cost[(k[0], k[1], k[2], k[4])] for k in draws)  # noqa: E731
+    res = {"profile": profile, "samples": len(stream), "distinct_keys": len(pool_draws),
+           "lru_draws": len(misses), "pool_draws": len(pool_draws),
+           "lru_seconds": price(misses), "pool_seconds": price(pool_draws),
+           "slowest_class": max(cost, key=cost.get), "slowest_seconds": max(cost.values())}
+    log(f"## Training masks, profile {profile}: {res['samples']} samples (operator + VarNet, {mc.steps} steps x "
+        f"batch {mc.batch} each), {res['distinct_keys']} distinct masks")
+    log(f"process LRU (512) alone: {res['lru_draws']} draws, {res['lru_seconds']:.0f} s of drawing; MaskPool: "
+        f"{res['pool_draws']} draws, {res['pool_seconds']:.0f} s -> {res['lru_seconds'] / max(res['pool_seconds'], 1e-9):.1f}x "
+        f"(slowest class {res['slowest_class']}: {res['slowest_seconds']:.2f} s per draw)")
+    return res
+
+
 def _lams(baselines: dict, name: str) -> str:
     """The CS weights tuned per acceleration, e.g. ``4x 0.03, 8x 0.3``."""
     d = baselines.get(name, {})
@@ -313,9 +371,15 @@ def main(argv=None) -> int:
                     help="only these of operator_zero_shot operator_native varnet_zero_shot varnet_native")
     ap.add_argument("--gap-dir", default=None, help="folder for the gap study's data and weights (default: a temp dir)")
     ap.add_argument("--json", default=None, help="write the gap study's results to this JSON file")
+    ap.add_argument("--mask-stream", action="store_true",
+                    help="only count and price the masks the profile's training draws, process LRU against "
+                         "the per-run MaskPool (no training; --profile, --set apply)")
     a = ap.parse_args(argv)
     profile = a.profile or ("quick" if a.quick else ("full" if a.device.startswith("cuda") else "quick"))
     torch.set_num_threads(a.threads)  # this process only
+    if a.mask_stream:
+        mask_stream(profile, a.sets)
+        return 0
     if a.gap_study:
         t0 = time.perf_counter()
         res = gap_study(a.gap_seeds, a.gap_steps, a.gap_evals, a.gap_test_slices, torch.device(a.device), a.sets,

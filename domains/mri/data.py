@@ -105,20 +105,55 @@ def zoomed_mask(family: str, shape: tuple[int, int], acceleration: float, seed: 
     if zoom == 1.0:
         return make_mask(family, (h, w), acceleration, seed=seed)
     hb, wb = int(round(zoom * h)), int(round(zoom * w))
-    big = make_mask(family, (hb, wb), acceleration, seed=seed)
+    big = make_mask(family, (hb, wb), acceleration, seed=seed, cache=False)  # only its centre is kept
     t, l = hb // 2 - h // 2, wb // 2 - w // 2  # keeps the k-space centre at index (h // 2, w // 2)
     return big[t:t + h, l:l + w].contiguous()
 
 
+class MaskPool:
+    """Every training mask drawn so far, by ``(family, shape, acceleration, seed, zoom)``.
+
+    Training draws its masks from a finite set (families x accelerations x
+    ``mask_seeds`` x zooms x training grids: 1 280 masks in the ``full``
+    profile), each a deterministic function of its key, so each is drawn once
+    and kept. The process-wide LRU of :func:`domains.mri.masks.make_mask` (512
+    masks) is smaller than that set: cycled through at random, most draws
+    missed it, and a 2-D mask for a zoomed 480 grid (1440 x 1440) takes 1-3 s
+    to draw. Memory: one ``(H, W)`` bool per key (about 210 MB for the
+    ``full`` profile's 1 280 keys at 320 and 480). Share one pool between
+    models trained on the same stream (the operator and VarNet) so the second
+    draws nothing.
+    """
+
+    def __init__(self):
+        self._masks: dict[tuple, Tensor] = {}
+        self.draws = 0  # masks drawn (pool misses)
+
+    def get(self, family: str, shape: tuple[int, int], acceleration: float, seed: int, zoom: float) -> Tensor:
+        """:func:`zoomed_mask` of the key, drawn on first use ``(H, W)`` bool (do not modify it)."""
+        key = (family, (int(shape[0]), int(shape[1])), float(acceleration), int(seed), float(zoom))
+        m = self._masks.get(key)
+        if m is None:
+            m = self._masks[key] = zoomed_mask(family, key[1], key[2], key[3], key[4])
+            self.draws += 1
+        return m
+
+    def __len__(self) -> int:
+        return len(self._masks)
+
+
 def training_batch(kspace: Tensor, target: Tensor, batch: int, families: list[str], accelerations: list[float],
                    gen: torch.Generator, mask_seeds: int = 8, do_augment: bool = True,
-                   mask_zooms: list[float] = (1.0,)) -> Batch:
+                   mask_zooms: list[float] = (1.0,), masks: MaskPool | None = None) -> Batch:
     """Draw ``batch`` slices, each with a random family, acceleration and mask seed (multi-pattern training).
 
     ``mask_zooms``: each sample's mask is the centre of a mask drawn for a k-space this many
     times larger (one drawn at random per sample; see :func:`zoomed_mask`). With one
     value no extra random number is drawn, so the stream is that of the plain masks.
+    ``masks``: where the masks are kept (a fresh pool when None; pass one pool for a
+    whole training run).
     """
+    masks = MaskPool() if masks is None else masks
     out = []
     n = kspace.shape[0]
     for _ in range(batch):
@@ -131,5 +166,5 @@ def training_batch(kspace: Tensor, target: Tensor, batch: int, families: list[st
         k, t = kspace[i], target[i]
         if do_augment:
             k, t = augment(k, t, gen)
-        out.append(prepare(k, zoomed_mask(fam, tuple(k.shape[-2:]), acc, seed, zoom), t))
+        out.append(prepare(k, masks.get(fam, tuple(k.shape[-2:]), acc, seed, zoom), t))
     return stack(out)

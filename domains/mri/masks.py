@@ -51,7 +51,7 @@ def center_fraction(acceleration: float) -> float:
 
 
 def make_mask(family: str, shape: tuple[int, int], acceleration: float, seed: int = 0,
-              center_fraction_: float | None = None) -> torch.Tensor:
+              center_fraction_: float | None = None, cache: bool = True) -> torch.Tensor:
     """One undersampling mask.
 
     Parameters
@@ -66,6 +66,10 @@ def make_mask(family: str, shape: tuple[int, int], acceleration: float, seed: in
         The mask is a deterministic function of ``(family, shape, acceleration, seed)``.
     center_fraction_ : float, optional
         Overrides :func:`center_fraction`.
+    cache : bool
+        Keep the mask in the process-wide LRU cache (512 masks). False for
+        one-off large masks (a zoomed training mask keeps only its centre, and
+        a 1440 x 1440 mask in the cache would hold 2 MB for nothing).
 
     Returns
     -------
@@ -73,8 +77,9 @@ def make_mask(family: str, shape: tuple[int, int], acceleration: float, seed: in
         ``(H, W)`` bool, on CPU (callers move it to their device once).
     """
     cf = center_fraction(acceleration) if center_fraction_ is None else float(center_fraction_)
-    arr = _cached(family, (int(shape[0]), int(shape[1])), float(acceleration), int(seed), cf)
-    return torch.from_numpy(arr.copy())
+    draw = _cached if cache else _draw
+    arr = draw(family, (int(shape[0]), int(shape[1])), float(acceleration), int(seed), cf)
+    return torch.from_numpy(arr.copy() if cache else arr)
 
 
 def check_acceleration(acceleration: float, where: str = "acceleration") -> None:
@@ -84,8 +89,7 @@ def check_acceleration(acceleration: float, where: str = "acceleration") -> None
                               f"got {acceleration}")
 
 
-@functools.lru_cache(maxsize=512)
-def _cached(family: str, shape: tuple[int, int], acc: float, seed: int, cf: float) -> np.ndarray:
+def _draw(family: str, shape: tuple[int, int], acc: float, seed: int, cf: float) -> np.ndarray:
     if family not in FAMILIES:
         raise BadInput("mask family", f"unknown mask family {family!r} (known: {', '.join(FAMILIES)})")
     check_acceleration(acc)
@@ -104,6 +108,9 @@ def _cached(family: str, shape: tuple[int, int], acc: float, seed: int, cf: floa
     else:
         m = _radial(shape, n, box, rng)
     return m
+
+
+_cached = functools.lru_cache(maxsize=512)(_draw)
 
 
 def _columns(family: str, w: int, acc: float, cf: float, rng) -> np.ndarray:

@@ -25,7 +25,7 @@ from domains.mri import figures
 from domains.mri.coils import coil_basis, compress, n_virtual
 from domains.mri.config import PROFILES, MriConfig
 from domains.mri.cs import lambda_for, tune_lambda, tv_recon, wavelet_recon
-from domains.mri.data import stack
+from domains.mri.data import MaskPool, stack
 from domains.mri.embedded import SOURCE, mni_volume, slice_positions, split_positions, write_split
 from domains.mri.evaluate import combine, evaluate_setting, prepared, time_per_slice
 from domains.mri.io import check_file, read_fastmri, write_fastmri
@@ -199,7 +199,7 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     common = dict(steps=mc.steps, batch=mc.batch, families=fams, accelerations=mc.train_accelerations,
                   seed=ctx.seed, device=ctx.device, augment=mc.augment, mask_seeds=mc.mask_seeds,
                   extra=extra if mc.multires_every else [], every=mc.multires_every,
-                  mask_zooms=list(mc.mask_zooms))
+                  mask_zooms=list(mc.mask_zooms), masks=MaskPool())  # one pool: VarNet redraws no mask
     status("mri model: training the operator")
     h_op = train(op, tr.kspace, tr.target, lr=mc.lr, desc="operator", **common)
     sizes = [size] + ([int(round(size * e[2])) for e in extra] if mc.multires_every else [])

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from domains.mri.data import Batch, training_batch
+from domains.mri.data import Batch, MaskPool, training_batch
 from shared.progress import progress
 
 
@@ -59,7 +59,7 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
           families: list[str], accelerations: list[float], seed: int, device, augment: bool = True,
           mask_seeds: int = 8, params=None, desc: str = "train",
           extra: list[tuple[Tensor, Tensor, float]] = (), every: int = 0, density: float = 1.0,
-          on_step=None, mask_zooms: list[float] = (1.0,)) -> History:
+          on_step=None, mask_zooms: list[float] = (1.0,), masks: MaskPool | None = None) -> History:
     """Train ``model(y, mask, sens) -> |x|`` on slices of one volume.
 
     Parameters
@@ -86,12 +86,16 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
     mask_zooms : list of float
         Each sample's mask is the centre of one drawn for a k-space this many times
         larger (:func:`domains.mri.data.zoomed_mask`); ``(1.0,)``: the plain masks.
+    masks : MaskPool, optional
+        Where the drawn masks are kept; pass one pool to every model trained on
+        the same stream (they then draw each mask once). None: a pool for this run.
     on_step : callable(steps_done, model), optional
         Called after each step (e.g. to score the model part-way through one
         training run, as ``bench/mri.py --gap-study`` does); it may switch the
         model to eval mode and change its grid, both are restored here.
     """
     gen = torch.Generator().manual_seed(int(seed))
+    masks = MaskPool() if masks is None else masks
     model.to(device).train()
     ssim_loss = make_loss(device)
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
@@ -107,7 +111,7 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
         if hasattr(model, "set_grid"):  # same field of view, finer pixels: k-space spacing unchanged
             model.set_grid(d, 1.0)
         b: Batch = training_batch(k, t, batch, families, accelerations, gen, mask_seeds=mask_seeds,
-                                  do_augment=augment, mask_zooms=mask_zooms).to(device)
+                                  do_augment=augment, mask_zooms=mask_zooms, masks=masks).to(device)
         pred = model(b.y, b.mask, b.sens)
         loss = loss_fn(ssim_loss, pred, b.target)
         opt.zero_grad(set_to_none=True)

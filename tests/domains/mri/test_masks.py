@@ -64,3 +64,23 @@ def test_a_zoomed_training_mask_is_the_band_of_the_larger_acquisitions_mask(fami
 
     plain, one, two = draw((1.0,)), draw([1.0]), draw([2.0])
     assert torch.equal(plain.mask, one.mask) and not torch.equal(plain.mask, two.mask)
+
+
+def test_the_mask_pool_draws_each_training_mask_once_and_equals_a_fresh_draw():
+    from domains.mri.data import MaskPool, training_batch, zoomed_mask
+
+    assert torch.equal(make_mask("poisson_2d", (40, 40), 4.0, seed=2, cache=False),
+                       make_mask("poisson_2d", (40, 40), 4.0, seed=2))
+    pool = MaskPool()
+    k = torch.randn(2, 1, 32, 32, dtype=torch.complex64)
+    t = k[:, 0].abs()
+    kw = dict(families=["random", "gaussian_2d"], accelerations=[4.0, 8.0], mask_seeds=2, mask_zooms=[1.0, 2.0])
+    first = training_batch(k, t, 8, gen=torch.Generator().manual_seed(5), masks=pool, **kw)
+    n = pool.draws
+    assert n == len(pool) <= 2 * 2 * 2 * 2  # at most one draw per distinct key
+    again = training_batch(k, t, 8, gen=torch.Generator().manual_seed(5), masks=pool, **kw)
+    assert pool.draws == n  # the same stream (a second model) draws nothing
+    fresh = training_batch(k, t, 8, gen=torch.Generator().manual_seed(5), **kw)  # a new pool per call
+    assert torch.equal(first.mask, again.mask) and torch.equal(first.mask, fresh.mask)
+    for (fam, shape, acc, seed, zoom), m in pool._masks.items():
+        assert torch.equal(m, zoomed_mask(fam, shape, acc, seed, zoom))
