@@ -16,11 +16,23 @@ from typing import Any, TypeVar
 import math
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from shared.errors import BadInput
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def threads_field(why: str = "") -> Any:
+    """The top-level ``threads`` setting of a domain's config: CPU threads per step, default 1.
+
+    flowkit runs each step under :func:`shared.threads.cpu_threads` with it
+    (the calling thread only, restored after the step). ``why`` adds the
+    domain's reason for its default to the description.
+    """
+    desc = ("CPU threads per step, this thread only, applied by flowkit through shared.threads.cpu_threads "
+            "(0: torch's own setting)")
+    return Field(default=1, ge=0, description=f"{desc}; {why}" if why else desc)
 
 
 def parse_sets(sets: list[str] | tuple[str, ...] | None) -> dict[str, Any]:

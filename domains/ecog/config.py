@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.config import threads_field
+
 Task = Literal["hand_vs_tongue", "movement_vs_imagery"]
 
 
@@ -128,10 +130,7 @@ class EvaluateConfig(_Section):
 class EcogConfig(_Section):
     """Settings of the ``ecog`` flow (``--set section.key=value`` overrides any field)."""
 
-    threads: int = Field(default=1, ge=0,
-                         description="CPU threads per step, this thread only, applied by flowkit through "
-                                     "shared.threads.cpu_threads (0: torch's own setting); the decoders' "
-                                     "small kernels run fastest on one thread of a loaded CPU")
+    threads: int = threads_field("the decoders' small kernels run fastest on one thread of a loaded CPU")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="read by the ingest step")
     reduce: ReduceConfig = Field(default_factory=ReduceConfig, description="read by the reduce step")
     model: ModelConfig = Field(default_factory=ModelConfig, description="read by the model step")

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.config import threads_field
+
 Sensor = Literal["landsat8", "landsat9", "sentinel2", "aster"]
 Method = Literal["raw", "pca", "ae", "sae", "improved"]
 
@@ -119,10 +121,8 @@ class GeoConfig(BaseModel):
     """Settings of the ``geo`` flow (``--set section.key=value`` overrides any field)."""
 
     model_config = ConfigDict(extra="forbid")
-    threads: int = Field(default=1, ge=0,
-                         description="CPU threads per step, applied by flowkit (0: torch's own setting); 1 in both "
-                                     "profiles: AE training is many tiny kernels, measured 12x faster on one "
-                                     "thread, inference and k-means 2-4x under load")
+    threads: int = threads_field("1 in both profiles: AE training is many tiny kernels, measured 12x faster on "
+                                 "one thread, inference and k-means 2-4x under load")
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="ingest step")
     reduce: ReduceConfig = Field(default_factory=ReduceConfig, description="reduce step")
     model: ModelConfig = Field(default_factory=ModelConfig, description="model step")

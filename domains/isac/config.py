@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.config import threads_field
+
 Baseline = Literal["fft3d", "sequential", "esprit3d"]
 
 
@@ -56,8 +58,7 @@ class IsacConfig(BaseModel):
                                 "the median is reported")
     dtype: Literal["complex64", "complex128"] = Field(
         default="complex128", description="precision of the simulated and loaded tensors")
-    threads: int = Field(default=1, ge=0, description="CPU threads per step (0: torch's own setting); "
-                         "PLAIN's many small eigh/eig calls run fastest on one")
+    threads: int = threads_field("PLAIN's many small eigh/eig calls run fastest on one")
 
 
 PROFILES = {

@@ -34,9 +34,9 @@ import math
 import numpy as np
 import torch
 
+from domains.mri.config import FAMILIES
 from shared.errors import BadInput
 
-FAMILIES = ("equispaced", "random", "gaussian_2d", "poisson_2d", "radial")
 ONE_D = ("equispaced", "random")
 CENTER_FRACTIONS = {2: 0.16, 4: 0.08, 6: 0.06, 8: 0.04, 16: 0.02, 32: 0.01}
 GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))  # ~111.25 deg in [0, 2 pi), used modulo pi
