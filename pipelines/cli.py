@@ -162,7 +162,7 @@ def check_run_inputs(a: argparse.Namespace) -> dict[str, list[str]]:
                 raise BadInput(f"--set {n}.{err.where[6:]}", err.message) from None
             raise
     for n in names:
-        get(n).load_spec().check(a.data, a.dataset, cfgs[n])
+        get(n).load_check()(a.data, a.dataset, cfgs[n])  # from a light module where the domain has one
     resolve(a.device)  # cuda without a GPU is a bad input (this imports torch, so it comes last)
     return sets
 

@@ -19,6 +19,7 @@ class Entry:
     spec: str  # "module:attribute" of the DomainSpec
     flow: str  # "module:attribute" of the Prefect flow
     config: str  # "module:Model" of the config; the module also holds PROFILES
+    check: str = ""  # "module:function" of the spec's check in a light module ("": the spec's own)
 
     def load_spec(self):
         return _load(self.spec)
@@ -35,6 +36,16 @@ class Entry:
         profiles = _load(self.config.split(":")[0] + ":PROFILES")
         return resolve_config(self.name, model, profiles, profile, sets)
 
+    def load_check(self):
+        """The domain's ``check(data, dataset, cfg)``, from its light module when it names one.
+
+        The check of ``--data`` runs before Prefect; importing the whole
+        domain (torch, scikit-learn, MNE: 3-6 s on a loaded 2-core machine)
+        just to read a file's header would make a user's mistake slow.
+        ``DomainSpec.check`` is the same function (tested).
+        """
+        return _load(self.check) if self.check else self.load_spec().check
+
     def load_flow(self):
         return _load(self.flow)
 
@@ -46,7 +57,7 @@ REGISTRY: dict[str, Entry] = {
                   "domains.isac.config:IsacConfig"),
     "mri": Entry("mri", "domains.mri.steps:SPEC", "pipelines.mri:mri_flow", "domains.mri.config:MriConfig"),
     "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow",
-                  "domains.ecog.config:EcogConfig"),
+                  "domains.ecog.config:EcogConfig", check="domains.ecog.io:check_input"),
     "geo": Entry("geo", "domains.geo.steps:SPEC", "pipelines.geo:geo_flow", "domains.geo.config:GeoConfig"),
 }
 

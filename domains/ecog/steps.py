@@ -287,15 +287,11 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             "report": report}
 
 
-def check(data: str | None, dataset: str | None, cfg: EcogConfig) -> None:
-    """Header-level checks before Prefect starts (file keys, cues, rate, bads, trials per class)."""
-    io.check_input(data, dataset, cfg)
-
-
 SPEC = DomainSpec(
     name="ecog",
     summary="UMAP + KNN screening and LSTM-CNN decoding of motor and imagery ECoG, against CSP+LDA and "
             "tangent space",
     config=EcogConfig, profiles=PROFILES,
-    ingest=ingest, reduce=reduce, model=model, evaluate=evaluate, check=check,
+    ingest=ingest, reduce=reduce, model=model, evaluate=evaluate,
+    check=io.check_input,  # header-level: file keys, cues, rate, bads, trials per class (registry: light import)
 )

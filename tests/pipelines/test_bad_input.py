@@ -207,7 +207,7 @@ def test_bad_lowrank_input_is_rejected_before_torch_is_imported(h5file, tmp_path
     assert "NaN" in out.stderr
 
 
-def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports():
+def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports(tmp_path):
     """The CLI validates --set from each domain's light config module (no torch/MNE imports)."""
     import subprocess
     import sys
@@ -216,6 +216,7 @@ def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports():
 
     for name, entry in REGISTRY.items():
         spec = entry.load_spec()
+        assert entry.load_check() is spec.check, name  # the CLI's light check is the spec's own
         assert entry.resolve_config("quick").model_dump() == spec.resolve_config("quick").model_dump(), name
         assert type(entry.resolve_config("full")) is spec.config, name
     for name in REGISTRY:  # every domain: a typo costs no torch, MNE, rasterio or Prefect import
@@ -225,3 +226,10 @@ def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports():
                 "print(rc, heavy)\n")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.stdout.strip() == "2 []", (name, out.stdout, out.stderr)
+    bad = tmp_path / "bad.npz"  # a header-level data error: the light check alone, no torch
+    bad.write_text("not a zip archive")
+    code = ("import sys\nfrom pipelines.cli import main\n"
+            f"rc = main(['run', 'ecog', '--data', {str(bad)!r}, '--out', {str(tmp_path)!r}])\n"
+            "print(rc, sorted(m for m in ('torch', 'prefect') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "2 []", out.stdout + out.stderr
