@@ -53,10 +53,18 @@ def check_arch(path: str | Path, arch: str, where: str = "model.checkpoint") -> 
 def load_model(path: str | Path, arch: str, build: Callable[..., nn.Module], where: str = "model.checkpoint") -> tuple[nn.Module, dict]:
     """Rebuild and load a model; BadInput when the weights do not fit the architecture."""
     ck = check_arch(path, arch, where)
-    model = build(**ck["kwargs"])
+    kwargs = ck.get("kwargs")
+    if not isinstance(kwargs, dict):
+        raise BadInput(f"{where}={path}", "checkpoint has no constructor arguments ('kwargs' is not a dict)")
+    try:
+        model = build(**kwargs)
+    except (TypeError, ValueError) as err:  # an unknown or ill-typed constructor argument
+        raise BadInput(f"{where}={path}", f"constructor arguments do not fit {arch} ({err})") from None
     try:
         model.load_state_dict(ck["state_dict"], strict=True)
     except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise BadInput(f"{where}={path}", f"weights do not match {arch} ({first})") from None
+        # torch's first line is only "Error(s) in loading state_dict for X:"; the next names the keys
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0] if lines else type(err).__name__
+        raise BadInput(f"{where}={path}", f"weights do not match {arch} ({detail[:240]})") from None
     return model, ck

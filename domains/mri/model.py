@@ -56,7 +56,10 @@ class NOVarNet(nn.Module):
         super().__init__()
         kw = dict(radius=radius, ref_size=ref_size, kernel_shape=tuple(kernel_shape))
         self.kno = NormUDNO(chans=kno_chans, pools=kno_pools, **kw) if kspace_operator else None
-        if self.kno is not None:  # start as the identity: the KNO adds a learned correction
+        if self.kno is not None:
+            # zero output layer: at the start the KNO adds only the per-sample mean that NormUDNO
+            # re-adds (a constant k-space offset, i.e. a spike at the image centre), not a learned
+            # term; training learns the correction from there (kept: the measured figures use it)
             nn.init.zeros_(self.kno.net.out.weight)
             nn.init.zeros_(self.kno.net.out.bias)
         self.regularisers = nn.ModuleList([NormUDNO(chans=chans, pools=pools, **kw) for _ in range(cascades)])

@@ -97,12 +97,12 @@ def estimate_sensitivities(y: Tensor, mask: Tensor, eps: float = 1e-6) -> Tensor
 def _hann(sel: Tensor) -> Tensor:
     """A Hann window over the True run of ``sel`` (1-D), zero elsewhere."""
     idx = torch.nonzero(sel).flatten()
-    out = torch.zeros(sel.shape[0], dtype=torch.float64)
+    out = torch.zeros(sel.shape[0], dtype=torch.float64, device=sel.device)  # idx is on sel's device
     if idx.numel() == 0:
         return out
     n = int(idx.numel())
     # periodic-free Hann that does not vanish at the ends of the band
-    t = torch.arange(n, dtype=torch.float64)
+    t = torch.arange(n, dtype=torch.float64, device=sel.device)
     out[idx] = 0.5 - 0.5 * torch.cos(2 * torch.pi * (t + 1) / (n + 1))
     return out
 

@@ -90,7 +90,13 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
     plain = tmp_path / "plain.pt"
     torch.save(nn.Linear(2, 2).state_dict(), plain)
     op = str(Path(run_dir) / "model" / "operator.pt")
+    ck = torch.load(op, map_location="cpu", weights_only=True)
+    extra_kw = ckpt.save(tmp_path / "extra_kwarg.pt", nn.Linear(2, 2), ck["arch"], {**ck["kwargs"], "foo": 1})
+    wider = tmp_path / "wider.pt"  # the right tag and arguments that do not fit its weights
+    torch.save({**ck, "kwargs": {**ck["kwargs"], "chans": 2 * ck["kwargs"]["chans"]}}, wider)
     return {
+        "checkpoint argument unknown": (["--set", f"model.checkpoint={extra_kw}"], "constructor arguments"),
+        "checkpoint weights do not fit": (["--set", f"model.checkpoint={wider}"], "size mismatch"),
         "no kspace": (["--data", str(nok), "--set", f"model.checkpoint={op}"], "nokspace.h5:/kspace"),
         "real kspace": (["--data", str(real), "--set", f"model.checkpoint={op}"], "complex"),
         "mask shape": (["--data", str(badmask), "--set", f"model.checkpoint={op}"], "mask.h5:/mask"),
@@ -108,7 +114,8 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
 
 @pytest.mark.parametrize("case", ["no kspace", "real kspace", "mask shape", "mask acceleration", "acceleration < 1",
                                   "other architecture", "plain state dict", "varnet as operator",
-                                  "data without checkpoint", "extra training size at the 2x test"])
+                                  "data without checkpoint", "extra training size at the 2x test",
+                                  "checkpoint argument unknown", "checkpoint weights do not fit"])
 def test_bad_input_is_exit_2_with_one_line_and_no_run_dir(quick_run, tmp_path, capsys, case):
     args, needle = _bad_cases(tmp_path, quick_run[0])[case]
     out = tmp_path / "runs"
