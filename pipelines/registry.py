@@ -58,7 +58,8 @@ REGISTRY: dict[str, Entry] = {
     "mri": Entry("mri", "domains.mri.steps:SPEC", "pipelines.mri:mri_flow", "domains.mri.config:MriConfig"),
     "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow",
                   "domains.ecog.config:EcogConfig", check="domains.ecog.io:check_input"),
-    "geo": Entry("geo", "domains.geo.steps:SPEC", "pipelines.geo:geo_flow", "domains.geo.config:GeoConfig"),
+    "geo": Entry("geo", "domains.geo.steps:SPEC", "pipelines.geo:geo_flow", "domains.geo.config:GeoConfig",
+                 check="domains.geo.checks:check"),
 }
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.config import threads_field
+
+# unit maps are uint8 with 255 as nodata: at most 255 clusters (codes 0..254)
+MAX_K = 255
 
 Sensor = Literal["landsat8", "landsat9", "sentinel2", "aster"]
 Method = Literal["raw", "pca", "ae", "sae", "improved"]
@@ -84,6 +87,13 @@ class ReduceConfig(_Section):
                                               description="improved mode maps these per-band percentiles of the clear "
                                                           "sample to [0, 1], clipped (0, 100: min-max; 2, 98 clip "
                                                           "the tails)")
+
+    @field_validator("improved_percentiles")
+    @classmethod
+    def _percentiles(cls, v: list[float]) -> list[float]:
+        if not 0 <= v[0] < v[1] <= 100:
+            raise ValueError(f"need 0 <= low < high <= 100, got {v}")
+        return v
     improved_ndvi_max: float | None = Field(default=0.3,
                                             description="improved mode masks NDVI above this; None: no NDVI mask")
     improved_leverage_pixels: int = Field(default=6_000, ge=100,
@@ -92,21 +102,38 @@ class ReduceConfig(_Section):
                                          description="uniform share mixed into the leverage probabilities")
     improved_epochs: int = Field(default=40, ge=1, description="epochs per stage of the improved mode")
     improved_batch: int = Field(default=512, ge=1, description="batch size of the improved mode")
-    infer_batch: int = Field(default=1 << 18, ge=1024, description="pixels per inference block")
+    infer_batch: int = Field(default=1 << 18, ge=1024,
+                             description="pixels per encoder call when the fitted methods encode a window or "
+                                         "the sample (bounds the activations; codes do not depend on it)")
 
 
 class ModelConfig(_Section):
     """k-means on the codes and the majority filter."""
 
-    k: Annotated[int, Field(ge=1)] | Literal["elbow", "silhouette"] = Field(
-        default=6, description="clusters, or choose by the inertia elbow / silhouette on a sample")
+    k: Annotated[int, Field(ge=1, le=MAX_K)] | Literal["elbow", "silhouette"] = Field(
+        default=6, description="clusters (at most 255: uint8 unit maps, 255 nodata), or choose by the inertia "
+                               "elbow / silhouette on a sample")
     k_range: list[int] = Field(default=[2, 12], min_length=2, max_length=2,
-                               description="k searched by elbow/silhouette (paper: 2..20)")
+                               description="k searched by elbow/silhouette, low < high <= 255 (paper: 2..20)")
     n_init: int = Field(default=4, ge=1, description="k-means restarts (lowest inertia kept)")
     max_iter: int = Field(default=100, ge=1, description="Lloyd iterations per restart")
     fit_pixels: int = Field(default=20_000, ge=10, description="sampled pixels the k-means is fitted on")
     majority_size: int = Field(default=7, ge=1, description="majority (mode) filter window, pixels (odd; 1: off)")
     cog: bool = Field(default=True, description="write each unit map as a Cloud-Optimized GeoTIFF")
+
+    @field_validator("k_range")
+    @classmethod
+    def _k_range(cls, v: list[int]) -> list[int]:
+        if not 1 <= v[0] < v[1] <= MAX_K:
+            raise ValueError(f"need 1 <= low < high <= {MAX_K}, got {v}")
+        return v
+
+    @field_validator("majority_size")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"the majority window must be odd (centred on its pixel), got {v}")
+        return v
 
 
 class EvaluateConfig(_Section):

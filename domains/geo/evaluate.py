@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from domains.geo.raster import LABEL_NODATA
-from shared.cluster import contingency
+from domains.geo.raster import GDAL_ENV, LABEL_NODATA
+from shared.cluster import contingency, per_class_f1, scores
 
 
 @dataclass
@@ -95,3 +95,37 @@ def combine_scores(parts: list[ScorePart]) -> ScorePart:
         out.n_common += p.n_common
         out.n_reference += p.n_reference
     return out
+
+
+def unit_scores(C: np.ndarray) -> dict:
+    """The external scores of a contingency ``C`` ``(n_units, k)`` over the units present.
+
+    A reference code with no pixel on the scored grid (a gap in the code
+    list, a unit outside the scene) is no unit of this map: it neither enters
+    ``mean_f1`` nor gets an F1 (None in ``f1_per_unit``). Accuracy, ARI and
+    NMI do not see empty rows anyway.
+    """
+    C = np.asarray(C)
+    present = C.sum(1) > 0
+    out = scores(C[present]) if present.any() else scores(C)
+    f1 = per_class_f1(C[present]) if present.any() else np.zeros(0)
+    full: list[float | None] = [None] * C.shape[0]
+    for i, v in zip(np.flatnonzero(present), f1):
+        full[i] = float(v)
+    out["f1_per_unit"] = full
+    return out
+
+
+def reference_max(path: str, nodata: int | None) -> int:
+    """The largest code of a reference map other than ``nodata`` (0 when it holds none), block by block."""
+    import rasterio
+
+    best = 0
+    with rasterio.Env(**GDAL_ENV), rasterio.open(path) as r:
+        for _, w in r.block_windows(1):
+            a = r.read(1, window=w)
+            if nodata is not None:
+                a = a[a != nodata]
+            if a.size:
+                best = max(best, int(a.max()))
+    return best

@@ -148,7 +148,8 @@ def report(table: dict, meta: dict) -> str:
         hm = meta.get("headline")
         if hm in t["methods"] and "f1_per_unit" in t["methods"][hm]:
             names = meta.get("units") or [f"unit {i}" for i in range(len(t["methods"][hm]["f1_per_unit"]))]
-            f1 = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, t["methods"][hm]["f1_per_unit"]))
+            f1 = ", ".join(f"{n} {v:.2f}" if v is not None else f"{n} absent"
+                           for n, v in zip(names, t["methods"][hm]["f1_per_unit"]))
             lines += ["", f"Per-unit F1 of {METHOD_TITLES.get(hm, hm)} (Hungarian-matched cluster): {f1}."]
         lines += ["", f"Unit maps (COG, mode overviews, colour table): {', '.join(t['cogs'])}", ""]
     lines += ["## Figures", "", "![maps side by side](figures/maps.png)", "",

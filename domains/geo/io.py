@@ -64,7 +64,8 @@ def read_tile(reader: AlignedReader, product: Product, window: Window,
     rho : np.ndarray
         ``(B, h, w)`` float32 surface reflectance, NaN where any band is fill.
     flags : np.ndarray
-        ``(h, w)`` uint8, bit 0 (:data:`VALID`) not fill, bit 1 (:data:`CLEAR`)
+        ``(h, w)`` uint8, bit 0 (:data:`VALID`) not fill (not the band's nodata,
+        finite), bit 1 (:data:`CLEAR`)
         valid and clear by the product's QA (QA_PIXEL bits 0-5 / QA_RADSAT,
         or SCL in ``scl_keep``).
     """
@@ -72,7 +73,9 @@ def read_tile(reader: AlignedReader, product: Product, window: Window,
     valid = np.ones(rho.shape[1:], bool)
     for i, b in enumerate(product.bands):
         dn = reader.read(f"band:{b.name}", window)
-        if b.nodata is not None:
+        if dn.dtype.kind == "f":
+            valid &= np.isfinite(dn)  # NaN is fill whatever the header says (and NaN != NaN)
+        if b.nodata is not None and not np.isnan(b.nodata):
             valid &= dn != b.nodata
         rho[i] = dn.astype(np.float32) * np.float32(b.scale) + np.float32(b.offset)
     clear = valid.copy()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from rasterio.errors import CRSError
 from rasterio.enums import Resampling
 from rasterio.transform import Affine, array_bounds
 from rasterio.vrt import WarpedVRT
@@ -28,6 +29,8 @@ from rasterio.windows import Window
 from shared.errors import BadInput
 
 LABEL_NODATA = 255
+# largest re-gridded target (``ingest.resolution``): a full Sentinel-2 tile at 10 m is 1.2e8 px
+MAX_GRID_PIXELS = 400_000_000
 # GDAL block cache per process (MB): bounded, several workers may share a machine
 GDAL_ENV = {"GDAL_CACHEMAX": 256, "GDAL_NUM_THREADS": 1}
 
@@ -91,7 +94,35 @@ def open_header(path: str) -> Grid:
         raise BadInput(str(p), f"unreadable raster ({str(err).splitlines()[0][:120]})") from None
 
 
-def target_grid(grids: list[Grid], resolution: float | None = None, crs: str | None = None) -> Grid:
+def parse_crs(text: str, where: str = "--set ingest.crs") -> CRS:
+    """A CRS from anything ``CRS.from_user_input`` reads; BadInput naming ``where`` otherwise.
+
+    Parsed inside ``rasterio.Env`` so GDAL's own "ERROR 1: PROJ ..." goes to
+    rasterio's logger instead of stderr (a bad value is one line).
+    """
+    try:
+        with rasterio.Env(**GDAL_ENV):
+            return CRS.from_user_input(text)
+    except (CRSError, ValueError) as err:
+        first = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise BadInput(where, f"not a CRS GDAL/PROJ knows: {text!r} ({first})") from None
+
+
+def pixel_size_in(band: Grid, crs: str | None) -> tuple[float, float]:
+    """``(x, y)`` size of one pixel of ``band`` in the units of ``crs`` (WKT; None: the band's own).
+
+    A 30 m band seen from an EPSG:4326 target is about 3e-4 degrees wide, not
+    30: tolerances and the downsampling test compare sizes in the target's
+    units (from the band's bounds transformed into ``crs``).
+    """
+    if band.crs is None or crs is None or CRS.from_wkt(band.crs) == CRS.from_wkt(crs):
+        return abs(band.transform[0]), abs(band.transform[4])
+    w, s, e, n = transform_bounds(CRS.from_wkt(band.crs), CRS.from_wkt(crs), *band.bounds, densify_pts=21)
+    return (e - w) / band.width, (n - s) / band.height
+
+
+def target_grid(grids: list[Grid], resolution: float | None = None, crs: str | None = None,
+                max_pixels: int = MAX_GRID_PIXELS) -> Grid:
     """The finest of ``grids`` (smallest pixel), optionally re-gridded.
 
     Parameters
@@ -102,38 +133,67 @@ def target_grid(grids: list[Grid], resolution: float | None = None, crs: str | N
         Pixel size of the target in its CRS units; the finest band's when None.
     crs : str, optional
         Target CRS (anything ``CRS.from_user_input`` reads); the finest band's when None.
+    max_pixels : int
+        Cap on a re-gridded target (``resolution`` given): every pass writes a
+        float32 stack of this many pixels per band.
+
+    Raises
+    ------
+    BadInput
+        For an unknown CRS, bands without a CRS, or a re-gridded target over ``max_pixels``.
     """
     ref = min(grids, key=lambda g: g.res)
     if crs is None and resolution is None:
         return ref
     if ref.crs is None:
-        raise BadInput("config.ingest.crs", "the bands have no CRS; cannot re-grid them")
-    dst_crs = CRS.from_user_input(crs) if crs else CRS.from_wkt(ref.crs)
+        key = "--set ingest.crs" if crs else "--set ingest.resolution"
+        raise BadInput(key, "the bands have no CRS; cannot re-grid them")
+    dst_crs = parse_crs(crs) if crs else CRS.from_wkt(ref.crs)
     w, s, e, n = transform_bounds(CRS.from_wkt(ref.crs), dst_crs, *ref.bounds, densify_pts=21)
     res = resolution or ((e - w) / ref.width)
-    width, height = max(1, round((e - w) / res)), max(1, round((n - s) / res))
+    # whole pixels inside the bands' extent: a grid rounded up past it could not be aligned
+    width, height = max(1, math.floor((e - w) / res + 1e-6)), max(1, math.floor((n - s) / res + 1e-6))
+    if resolution is not None and width * height > max_pixels:
+        raise BadInput("--set ingest.resolution",
+                       f"{resolution:g} gives a {width} x {height} target grid ({width * height:.3g} px), over the "
+                       f"{max_pixels:.3g}-pixel cap; use a coarser resolution")
     return Grid(dst_crs.to_wkt(), tuple(Affine(res, 0, w, 0, -res, n))[:6], width, height)
 
 
-def check_alignable(path: str, band: Grid, target: Grid) -> None:
-    """BadInput unless ``band`` covers the target extent (within one band pixel)."""
+def check_alignable(path: str, band: Grid, target: Grid, what: str | None = None) -> None:
+    """BadInput unless ``band`` covers the target extent (within one band pixel, in the target's units).
+
+    ``what`` names the file in the message (default: ``path``).
+    """
     if target.same_as(band):
         return
+    where = what or str(path)
     if (band.crs is None) != (target.crs is None):
-        raise BadInput(str(path), "has no CRS while the target grid has one (or vice versa); cannot be aligned")
+        raise BadInput(where, "has no CRS while the target grid has one (or vice versa); cannot be aligned")
     if band.crs is None:
         bb = band.bounds
     else:
         bb = transform_bounds(CRS.from_wkt(band.crs), CRS.from_wkt(target.crs), *band.bounds, densify_pts=21)
     tb = target.bounds
-    tol = band.res * (1.0 if band.crs is None or CRS.from_wkt(band.crs) == CRS.from_wkt(target.crs) else 2.0)
+    same_crs = band.crs is None or CRS.from_wkt(band.crs) == CRS.from_wkt(target.crs)
+    tol = max(pixel_size_in(band, target.crs)) * (1.0 if same_crs else 2.0)
     ok = bb[0] <= tb[0] + tol and bb[1] <= tb[1] + tol and bb[2] >= tb[2] - tol and bb[3] >= tb[3] - tol
     if not ok:
         iw = max(0.0, min(bb[2], tb[2]) - max(bb[0], tb[0]))
         ih = max(0.0, min(bb[3], tb[3]) - max(bb[1], tb[1]))
         share = iw * ih / max((tb[2] - tb[0]) * (tb[3] - tb[1]), 1e-30)
-        raise BadInput(str(path), f"extent covers {100 * share:.0f}% of the target grid "
-                                  f"({tb[0]:.0f}, {tb[1]:.0f}, {tb[2]:.0f}, {tb[3]:.0f}); cannot be aligned")
+        raise BadInput(where, f"extent covers {100 * share:.0f}% of the target grid "
+                              f"({tb[0]:.6g}, {tb[1]:.6g}, {tb[2]:.6g}, {tb[3]:.6g}); cannot be aligned")
+
+
+def resampling_for(band: Grid, target: Grid, resampling: Resampling) -> Resampling:
+    """``resampling``, except *average* for reflectance (bilinear) read onto a coarser target.
+
+    Pixel sizes are compared in the target's units (:func:`pixel_size_in`).
+    """
+    if resampling == Resampling.bilinear and pixel_size_in(band, target.crs)[0] < target.res * 0.999:
+        return Resampling.average  # downsampling reflectance: average, not point samples
+    return resampling
 
 
 def windows(grid: Grid, block: int) -> list[Window]:
@@ -178,9 +238,7 @@ class AlignedReader:
                     raise BadInput(str(path), f"unreadable raster ({str(err).splitlines()[0][:120]})") from None
                 if not Grid.of(src).same_as(self.target):
                     check_alignable(path, Grid.of(src), self.target)
-                    res = resampling
-                    if res == Resampling.bilinear and src.res[0] < self.target.res * 0.999:
-                        res = Resampling.average  # downsampling reflectance: average, not point samples
+                    res = resampling_for(Grid.of(src), self.target, resampling)
                     kw = {"src_nodata": nodata, "nodata": nodata} if nodata is not None else {}
                     t = self.target
                     src = self._stack.enter_context(WarpedVRT(

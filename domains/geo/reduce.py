@@ -80,6 +80,7 @@ class FittedMethod:
     red_nir: tuple[int, int] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     features: str = "bands"  # "bands": reflectance; "log_ratio": :func:`log_ratios` before scaling
+    infer_batch: int = 1 << 18  # rows per encoder call in :meth:`codes` (``reduce.infer_batch``)
 
     def keep(self, rho: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
         """Boolean ``(n,)``: the pixels ``(n, B)`` with ``flags (n,)`` this method labels."""
@@ -92,7 +93,18 @@ class FittedMethod:
 
     @torch.no_grad()
     def codes(self, rho: torch.Tensor) -> torch.Tensor:
-        """Codes ``(n, c)`` of reflectance rows ``(n, B)`` (kept pixels only)."""
+        """Codes ``(n, c)`` of reflectance rows ``(n, B)`` (kept pixels only).
+
+        Encoded ``infer_batch`` rows at a time, so the encoder's activations
+        stay bounded whatever the window or sample size (every step is row-wise:
+        the codes do not depend on the batching).
+        """
+        b = max(1, int(self.infer_batch))
+        if rho.shape[0] <= b:
+            return self._codes(rho)
+        return torch.cat([self._codes(rho[s:s + b]) for s in range(0, rho.shape[0], b)])
+
+    def _codes(self, rho: torch.Tensor) -> torch.Tensor:
         X = self.scaler(log_ratios(rho) if self.features == "log_ratio" else rho)
         enc = self.encoder
         if enc is None:
@@ -173,6 +185,7 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
                                      info={"loss": h, **({"restart_objectives": objs} if objs else {})})
         elif name == "improved":
             out[name] = _fit_improved(sample, flags, cfg, red_nir, seed, D)
+        out[name].infer_batch = cfg.infer_batch
     return out
 
 

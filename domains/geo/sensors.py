@@ -192,16 +192,31 @@ def parse_mtd(path: str | Path) -> dict[str, Any]:
         if tag == "PROCESSING_BASELINE" and el.text:
             out["baseline"] = el.text.strip()
         elif tag == "BOA_QUANTIFICATION_VALUE" and el.text:
-            out["quantification"] = float(el.text)
+            out["quantification"] = _number(el.text, float, f"{path}:BOA_QUANTIFICATION_VALUE")
         elif tag == "BOA_ADD_OFFSET" and el.text:
-            out["offsets"][int(el.get("band_id"))] = float(el.text)
+            bid = _number(el.get("band_id"), int, f"{path}:BOA_ADD_OFFSET", "band_id attribute")
+            out["offsets"][bid] = _number(el.text, float, f"{path}:BOA_ADD_OFFSET[band_id={bid}]")
         elif tag == "Spectral_Information" and el.get("bandId") is not None:
             phys = el.get("physicalBand", "")
             name = "B8A" if phys == "B8A" else (f"B{int(phys[1:]):02d}" if phys[1:].isdigit() else phys)
-            out["band_ids"][name] = int(el.get("bandId"))
+            out["band_ids"][name] = _number(el.get("bandId"), int, f"{path}:Spectral_Information[{phys}]",
+                                            "bandId attribute")
         elif tag == "PRODUCT_URI" and el.text:
             out["product_uri"] = el.text.strip()
     return out
+
+
+def _number(text: str | None, kind: type, where: str, what: str = "value"):
+    """``kind(text)`` (int or float, finite); BadInput naming the MTD tag otherwise."""
+    import math
+
+    try:
+        v = kind(text.strip()) if text is not None else None
+    except ValueError:
+        v = None
+    if v is None or not math.isfinite(v):
+        raise BadInput(where, f"{what} {text!r} is not a number" if text is not None else f"{what} missing")
+    return v
 
 
 def s2_radiometry(mtd: dict[str, Any], mtd_path: str) -> dict[str, tuple[float, float]]:
@@ -214,8 +229,10 @@ def s2_radiometry(mtd: dict[str, Any], mtd_path: str) -> dict[str, tuple[float, 
         later and a band's ``BOA_ADD_OFFSET`` is missing.
     """
     q = mtd.get("quantification")
-    if not q:
+    if q is None:
         raise BadInput(f"{mtd_path}:BOA_QUANTIFICATION_VALUE", "missing from the metadata")
+    if q <= 0:
+        raise BadInput(f"{mtd_path}:BOA_QUANTIFICATION_VALUE", f"must be positive, got {q:g}")
     base = mtd.get("baseline")
     try:
         bnum = float(base) if base else None
@@ -306,9 +323,9 @@ def open_product(path: str | Path, *, aster_scale: float = 0.001, generic_scale:
     Parameters
     ----------
     path : str or Path
-        A Landsat ``*_MTL.txt``; a Sentinel-2 ``MTD_MSIL2A.xml`` (or its
-        ``.SAFE`` folder); an ASTER band ``*_B01.tif``; a Landsat product folder;
-        or any multiband GeoTIFF.
+        A Landsat ``*_MTL.txt`` (or one of its band files, read as the MTL's
+        product); a Sentinel-2 ``MTD_MSIL2A.xml`` (or its ``.SAFE`` folder); an
+        ASTER band ``*_B01.tif``; a Landsat product folder; or any multiband GeoTIFF.
     """
     p = Path(path)
     if not p.exists():
@@ -323,6 +340,14 @@ def open_product(path: str | Path, *, aster_scale: float = 0.001, generic_scale:
     name = p.name
     if name.endswith("_MTL.txt"):
         return landsat_product(p)
+    m = _LANDSAT_NAME.match(name)
+    if m and name.lower().endswith((".tif", ".tiff")):
+        # one band of a Landsat product: the product (scale factors, QA masks) is its MTL's
+        mtl = p.parent / f"{m.group(0)}_MTL.txt"
+        if mtl.is_file():
+            return landsat_product(mtl)
+        raise BadInput(str(p), f"a band of Landsat product {m.group(0)}, but {mtl.name} is not beside it: "
+                               "pass the product folder or its _MTL.txt (the scale factors and QA masks live there)")
     if name.startswith("MTD_MSIL2A") and name.endswith(".xml"):
         return sentinel2_product(p)
     if re.match(r"^AST_.*_B(0[1-9]|3N)\.tif$", name, re.IGNORECASE):

@@ -268,6 +268,18 @@ def _grid(res: float, size_m: float) -> Grid:
                 (res, 0.0, ORIGIN[0], 0.0, -res, ORIGIN[1]), n, n)
 
 
+# finest band of each sensor's synthetic product, m
+SENSOR_RES = {"landsat8": 30.0, "landsat9": 30.0, "sentinel2": 10.0, "aster": 15.0}
+
+
+def sensor_grid(sensor: str, size30: int) -> Grid:
+    """The finest band grid of ``sensor``'s synthetic product for a ``size30`` x ``size30`` (30 m) scene.
+
+    What :func:`generate` will write, known before writing it (the header check uses it).
+    """
+    return _grid(SENSOR_RES[sensor], 30.0 * size30)
+
+
 # ------------------------------------------------------------------------ Landsat
 def qa_pixel(alpha, dilated, shadow, inside, water=None) -> np.ndarray:
     """QA_PIXEL words: fill (bit 0), dilated cloud (1), cloud (3), shadow (4), clear (6), confidences."""

@@ -21,64 +21,29 @@ import numpy as np
 import rasterio
 import torch
 from rasterio.enums import Resampling
+from rasterio.transform import Affine
+from rasterio.windows import Window
 
 from domains.geo import figures
+from domains.geo.checks import INDIAN_PINES, check, rules
 from domains.geo.config import PROFILES, GeoConfig
-from domains.geo.evaluate import combine_scores, score_tile
-from domains.geo.io import MaskRules, combine_ingest, count_clear, ingest_tile, layers, \
-    product_grid, read_tile, write_generic
+from domains.geo.evaluate import combine_scores, reference_max, score_tile, unit_scores
+from domains.geo.io import combine_ingest, ingest_tile, layers, product_grid, read_tile, write_generic
 from domains.geo.model import choose_k, filter_tile, fit_sample, label_tile
-from domains.geo.raster import GDAL_ENV, LABEL_NODATA, AlignedReader, Grid, create_raster, open_header, \
-    palette, read_downsampled, windows, write_cog
+from domains.geo.raster import GDAL_ENV, LABEL_NODATA, AlignedReader, Grid, create_raster, palette, \
+    read_downsampled, windows, write_cog
 from domains.geo.reduce import fit_methods
 from domains.geo.sensors import Product, open_product
 from domains.geo.simulate import SceneParams, generate
-from shared.cluster import KMeans, per_class_f1, scores
+from shared.cluster import KMeans
 from shared.domain import DomainSpec
 from shared.errors import BadInput
 from shared.manifests import get_manifest, sha256_file
 from shared.progress import progress
 from shared.runs import RunContext, write_array
 
-INDIAN_PINES = "indian-pines"
-
-
 def _cfg(ctx: RunContext) -> GeoConfig:
     return GeoConfig.model_validate(ctx.config)
-
-
-def _rules(cfg: GeoConfig) -> MaskRules:
-    return MaskRules(cfg.ingest.mask_snow, tuple(cfg.ingest.scl_keep))
-
-
-# ------------------------------------------------------------------------- check
-def check(data: str | None, dataset: str | None, cfg: GeoConfig) -> None:
-    """Header-level checks before Prefect: bands present and readable, alignable extents,
-    S2 offsets for the baseline, a reference map that opens, and k against the clear pixels."""
-    if dataset and not data:
-        m = get_manifest(dataset)
-        if m.domain != "geo":
-            raise BadInput(f"--dataset {dataset}", "not a geo dataset")
-        return
-    if not data:
-        return
-    product = open_product(data, aster_scale=cfg.ingest.aster_scale, generic_scale=cfg.ingest.generic_scale)
-    grid = product_grid(product, cfg.ingest.resolution, cfg.ingest.crs)
-    if cfg.ingest.reference:
-        open_header(cfg.ingest.reference)
-    k = cfg.model.k if isinstance(cfg.model.k, int) else cfg.model.k_range[1]
-    if k > grid.n_pixels:
-        raise BadInput("--set model.k", f"k={k} exceeds the {grid.n_pixels} pixels of {product.source}")
-    n_clear = count_clear(product, grid, _rules(cfg), cfg.ingest.block)
-    if n_clear is not None:
-        _check_clear(n_clear, k, product.source)
-
-
-def _check_clear(n_clear: int, k: int, where: str) -> None:
-    if n_clear == 0:
-        raise BadInput(where, "no valid pixels after masking (fill, cloud, shadow)")
-    if k > n_clear:
-        raise BadInput("--set model.k", f"k={k} exceeds the {n_clear} valid pixels after masking of {where}")
 
 
 # ------------------------------------------------------------------------ ingest
@@ -151,7 +116,7 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             fdst = create_raster(flags_path, grid, 1, "uint8", None, ic.block)
             try:
                 for w in progress(windows(grid, ic.block), desc=f"ingest {name}", unit="window"):
-                    rho, flags = read_tile(rd, product, w, _rules(cfg))
+                    rho, flags = read_tile(rd, product, w, rules(cfg))
                     dst.write(rho, window=w)
                     fdst.write(flags, 1, window=w)
                     part = ingest_tile(rho, flags, w, rate, rng)
@@ -311,15 +276,14 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         minfo = mod["scenes"][name]["methods"]
         cogs = mod["scenes"][name]["cogs"]
         ks = {m: i["k"] for m, i in minfo.items()}
-        n_units = len(units) if units else (_ref_max(ref_path) + 1 if ref_path else 0)
+        n_units = len(units) if units else (reference_max(ref_path, ref_nodata) + 1 if ref_path else 0)
         part = _score_scene(sc, grid, cogs, ks, ref_path, ref_nodata, n_units, cfg.ingest.block)
         rows = {}
         for m in cogs:
             r = {"k": ks[m], "coverage": part.labelled[m] / max(sc["n_valid"], 1)}
             r.update({kk: v for kk, v in minfo[m].items() if kk in ("calinski_harabasz", "davies_bouldin")})
             if ref_path:
-                r.update(scores(part.C[m]))
-                r["f1_per_unit"] = per_class_f1(part.C[m]).tolist()
+                r.update(unit_scores(part.C[m]))  # mean F1 over the units present
             rows[m] = r
         table[name] = {"methods": rows, "has_reference": bool(ref_path), "n_valid": sc["n_valid"],
                        "n_clear": sc["n_clear"], "n_common": part.n_common,
@@ -373,17 +337,6 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             "table": table}
 
 
-def _ref_max(path: str) -> int:
-    with rasterio.open(path) as r:
-        best = 0
-        for _, w in r.block_windows(1):
-            a = r.read(1, window=w)
-            a = a[a != (r.nodata if r.nodata is not None else -1)]
-            if a.size:
-                best = max(best, int(a.max()))
-        return best
-
-
 def _score_scene(sc, grid: Grid, cogs: dict, ks: dict, ref_path, ref_nodata, n_units: int, block: int):
     lay = {f"lab:{m}": (p, 1, Resampling.nearest, LABEL_NODATA) for m, p in cogs.items()}
     if ref_path:
@@ -399,16 +352,12 @@ def _score_scene(sc, grid: Grid, cogs: dict, ks: dict, ref_path, ref_nodata, n_u
 
 
 def _reference_preview(ref_path, grid: Grid, nodata, maps) -> np.ndarray:
-    shape = next(iter(maps.values())).shape
-    from rasterio.windows import Window
-
-    with AlignedReader(grid, {"ref": (ref_path, 1, Resampling.nearest, nodata)}) as rd:
-        a = rd.read("ref", Window(0, 0, grid.width, grid.height)) if grid.n_pixels <= 4_000_000 else None
-    if a is None:
-        return np.full(shape, LABEL_NODATA, np.uint8)
-    fy, fx = max(1, a.shape[0] // shape[0]), max(1, a.shape[1] // shape[1])
-    a = a[::fy, ::fx][: shape[0], : shape[1]]
-    return np.where(a == nodata, LABEL_NODATA, a).astype(np.uint8)
+    """The reference read (nearest) onto a decimated copy of the scene grid, the maps' preview shape."""
+    h, w = next(iter(maps.values())).shape
+    small = Grid(grid.crs, tuple(grid.affine @ Affine.scale(grid.width / w, grid.height / h))[:6], w, h)
+    with AlignedReader(small, {"ref": (ref_path, 1, Resampling.nearest, nodata)}) as rd:
+        a = rd.read("ref", Window(0, 0, w, h))
+    return np.where(a == nodata, LABEL_NODATA, a).astype(np.uint8) if nodata is not None else a.astype(np.uint8)
 
 
 def _save_scores(ctx: RunContext, name: str, part) -> None:

@@ -88,3 +88,35 @@ def test_band_that_cannot_be_aligned_is_bad_input(landsat_copy):
     with pytest.raises(BadInput, match="cannot be aligned") as e:
         product_grid(open_product(landsat_copy))
     assert "SR_B5" in str(e.value)
+
+
+def test_downsampling_is_judged_in_the_targets_units():
+    # a 30 m band onto an EPSG:4326 target: about 3e-4 degrees a pixel, not 30 (degrees)
+    from rasterio.crs import CRS
+
+    from domains.geo.raster import Grid, resampling_for, target_grid
+
+    band = Grid(CRS.from_epsg(32754).to_wkt(), (30.0, 0.0, 618705.0, 0.0, -30.0, 6569725.0), 48, 48)
+    coarse = target_grid([band], 0.001, "EPSG:4326")  # ~100 m pixels
+    fine = target_grid([band], 0.0001, "EPSG:4326")  # ~10 m pixels
+    assert resampling_for(band, coarse, Resampling.bilinear) == Resampling.average
+    assert resampling_for(band, fine, Resampling.bilinear) == Resampling.bilinear
+    assert resampling_for(band, coarse, Resampling.nearest) == Resampling.nearest
+
+
+@pytest.mark.parametrize("nodata", [float("nan"), None, -9999.0])
+def test_nan_pixels_are_fill(tmp_path, nodata):
+    from domains.geo.io import write_generic
+    from domains.geo.sensors import generic_product
+
+    cube = np.random.default_rng(0).uniform(0.1, 0.5, (8, 9, 3)).astype(np.float32)
+    cube[2, 3, 1] = np.nan
+    cube[5, :, 0] = np.nan
+    cube[7, 8, 2] = -9999.0 if nodata == -9999.0 else 0.3
+    p = generic_product(write_generic(tmp_path / "x.tif", cube, nodata=nodata))
+    g = product_grid(p)
+    with AlignedReader(g, layers(p)) as rd:
+        rho, flags = read_tile(rd, p, Window(0, 0, g.width, g.height))
+    expect = np.isfinite(cube).all(2) & (cube != -9999.0).all(2)
+    np.testing.assert_array_equal((flags & VALID) > 0, expect)
+    assert np.isfinite(rho[:, expect]).all() and np.isnan(rho[:, ~expect]).all()
