@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared.config import threads_field
 
@@ -33,8 +33,8 @@ class IngestConfig(_Section):
                                         "when its name does not say (Miller names: *_mot_* / *_im_*)")
     n_participants: int = Field(default=7, ge=1, description="simulated participants")
     gains: list[float] | None = Field(
-        default=None, description="high-gamma gain per simulated participant (separability); "
-                                  "None: evenly graded from 0 to max_gain")
+        default=None, min_length=1, description="high-gamma gain per simulated participant (separability); "
+                                                "None: evenly graded from 0 to max_gain")
     max_gain: float = Field(default=0.12, ge=0, description="largest simulated high-gamma gain (fraction)")
     n_channels: int = Field(default=16, ge=4, description="simulated electrodes per participant")
     n_trials_per_class: int = Field(default=30, ge=2, description="simulated cues per class per block")
@@ -43,8 +43,9 @@ class IngestConfig(_Section):
     sim_sfreq_hz: float = Field(default=1000.0, gt=0, description="simulator sampling rate, Hz")
     imagery_fraction: float = Field(default=0.25, ge=0, le=1,
                                     description="imagery effect as a fraction of the movement effect")
-    bad_channels: list[int] = Field(default=[15], description="simulated bad electrodes (0-based), "
-                                                              "500 uV white noise, listed in info['bads']")
+    bad_channels: list[int] = Field(default=[15], description="simulated bad electrodes (0-based, each < "
+                                                              "n_channels), 500 uV white noise, listed in "
+                                                              "info['bads']; recordings keep their own bads")
     shift_somatotopy: bool = Field(
         default=True, description="each simulated participant has its own hand/tongue electrodes "
                                   "(so naive cross-participant transfer fails, as in the paper)")
@@ -54,13 +55,22 @@ class IngestConfig(_Section):
         default="hilbert", description="hilbert: 70-150 Hz FIR band-pass + Hilbert envelope; paper: "
                                        "high-pass 50 Hz, square, low-pass 10 Hz, divide by the mean")
     hg_band_hz: list[float] = Field(default=[70.0, 150.0], min_length=2, max_length=2,
-                                    description="high-gamma band of the envelope and of the baselines, Hz")
+                                    description="high-gamma band of the envelope and of the baselines, Hz; "
+                                                "the data's rate must exceed 2 x (top + 2 Hz)")
     car: bool = Field(default=True, description="common average reference over good ECoG channels")
-    epoch_s: float = Field(default=2.0, gt=0, description="epoch length from each cue onset, s")
+    epoch_s: float = Field(default=2.0, gt=0, description="epoch length from each cue onset, s (at most the "
+                                                          "spacing of the cues: cue_s + rest_s when simulated)")
     envelope_sfreq_hz: float = Field(default=20.0, gt=0,
                                      description="rate of the envelope after smoothing and decimation, Hz")
     band_sfreq_hz: float = Field(default=500.0, gt=0,
                                  description="rate of the band-passed epochs the baselines use, Hz")
+
+    @field_validator("hg_band_hz")
+    @classmethod
+    def _band_ordered(cls, v: list[float]) -> list[float]:
+        if not 0 < v[0] < v[1]:
+            raise ValueError(f"expected 0 < low < high Hz, got {v}")
+        return v
 
 
 class ReduceConfig(_Section):
@@ -135,6 +145,16 @@ class EcogConfig(_Section):
     reduce: ReduceConfig = Field(default_factory=ReduceConfig, description="read by the reduce step")
     model: ModelConfig = Field(default_factory=ModelConfig, description="read by the model step")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="read by the evaluate step")
+
+    @field_validator("evaluate")
+    @classmethod
+    def _headline_is_trained(cls, v: EvaluateConfig, info: ValidationInfo) -> EvaluateConfig:
+        # the headline model's accuracy and rho are the run's metrics: it must be one of the trained models
+        m = info.data.get("model")
+        if m is not None and v.headline_model not in m.models:
+            raise ValueError(f"headline_model '{v.headline_model}' is not among model.models {m.models} "
+                             f"(add it there or set evaluate.headline_model to one of them)")
+        return v
 
 
 PROFILES = {

@@ -69,6 +69,16 @@ def audit(use: FoldUse) -> FoldUse:
     return use
 
 
+def fit_rows(est, X, y, rows: np.ndarray):
+    """Fit a scikit-learn estimator on ``X[rows]`` (and ``y[rows]``; ``y`` None: unsupervised).
+
+    Returns ``(est, rows)``: the rows it was fitted on, for the audit.
+    """
+    rows = np.asarray(rows)
+    est.fit(X[rows]) if y is None else est.fit(X[rows], y[rows])
+    return est, rows
+
+
 class Standardizer:
     """Per-channel mean and standard deviation over trials and time, fitted on given trials.
 

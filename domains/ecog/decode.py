@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 
 from domains.ecog import models
-from domains.ecog.cv import FoldUse, Standardizer, audit, inner_split, split
+from domains.ecog.cv import FoldUse, Standardizer, audit, fit_rows, inner_split, split
 
 
 def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -66,9 +66,9 @@ def baseline_cv(name: str, band: np.ndarray, env: np.ndarray, y: np.ndarray, fol
     uses = []
     for k in range(int(folds.max()) + 1):
         train, test = split(folds, k)
-        uses.append(audit(FoldUse(name, k, test=test, fit=train, norm=train)))
         with mne.utils.use_log_level("error"):  # CSP logs every covariance it estimates
-            est = baseline_pipeline(name).fit(X[train], y[train])
+            est, rows = fit_rows(baseline_pipeline(name), X, y, train)
+            uses.append(audit(FoldUse(name, k, test=test, fit=rows, norm=rows)))  # features and scaling inside
             prob[test] = est.predict_proba(X[test])[:, 1]
     return {"prob": prob, **scores(y, prob), "uses": uses}
 
@@ -104,6 +104,7 @@ def deep_cv(kind: str, env: np.ndarray, y: np.ndarray, folds: np.ndarray, cfg, *
         train, test = split(folds, k)
         fit_idx, val_idx = splitter(train, y, cfg.val_fraction, seed + k)
         norm = Standardizer().fit(X, train)
+        # the split, before training (a bad splitter fails at once) ...
         uses.append(audit(FoldUse(kind, k, test=test, fit=fit_idx, norm=norm.index_, val=val_idx)))
         Xn = norm.transform(X)
         torch.manual_seed(seed * 100 + k)
@@ -111,6 +112,9 @@ def deep_cv(kind: str, env: np.ndarray, y: np.ndarray, folds: np.ndarray, cfg, *
         hist = models.fit(net, Xn, yt, fit_idx, val_idx, epochs=cfg.max_epochs, patience=cfg.patience, lr=cfg.lr,
                           weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=seed + k,
                           min_epochs=cfg.min_epochs)
+        # and what training really touched, recorded inside models.fit (a leak there is caught too)
+        uses[-1] = audit(FoldUse(kind, k, test=test, fit=hist["fit_index"], norm=norm.index_,
+                                 val=hist["val_index"]))
         epochs.append(hist["best_epoch"])
         te = torch.as_tensor(test, device=X.device)
         prob[test] = models.predict_proba(net, Xn[te])[:, 1].cpu().numpy()

@@ -10,12 +10,22 @@ import numpy as np
 from shared.plots import new_figure, save
 
 _LABELS = {"hand_vs_tongue": ("tongue", "hand"), "movement_vs_imagery": ("imagery", "movement")}
-_NAMES = {"lstm_cnn": "LSTM-CNN", "cnn": "CNN", "csp_lda": "CSP+LDA", "ts_lr": "TS+LR", "hg_lda": "HG-LDA",
-          "screen": "UMAP+KNN screen"}
+_NAMES = {"lstm_cnn": "LSTM-CNN", "cnn": "CNN", "csp_lda": "CSP+LDA", "ts_lr": "TS+LR", "hg_lda": "HG-LDA"}
+_SCREENS = {"umap": "UMAP", "pca": "PCA"}
 
 
-def embeddings_figure(h5, task: str, path: Path) -> Path:
-    """Fold 0 of the screen: UMAP fitted on its training trials (dots), test trials placed by ``transform`` (rings)."""
+def screen_label(method: str) -> str:
+    """``"UMAP + KNN"`` / ``"PCA + KNN"``: the screen's name from ``reduce.screen``."""
+    return f"{_SCREENS.get(method, method)} + KNN"
+
+
+def _name(m: str, screen: str) -> str:
+    return f"{screen_label(screen)} screen" if m == "screen" else _NAMES.get(m, m)
+
+
+def embeddings_figure(h5, task: str, path: Path, screen: str = "umap") -> Path:
+    """Fold 0 of the screen: the embedding (``screen``: umap / pca) fitted on its training trials (dots),
+    test trials placed by ``transform`` (rings)."""
     pids = [p for p in h5["screen"] if task in h5["screen"][p]]
     n = len(pids)
     cols = min(4, n)
@@ -36,12 +46,41 @@ def embeddings_figure(h5, task: str, path: Path) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"screen embedding of fold 0 ({task}): training trials (dots), test trials (rings)", fontsize=10)
+    fig.suptitle(f"{_SCREENS.get(screen, screen)} screen embedding of fold 0 ({task}): training trials (dots), "
+                 "test trials (rings)", fontsize=10)
     return save(fig, path)
 
 
-def spectra_figure(h5, path: Path) -> Path:
-    """Mean PSD of hand and tongue cues, averaged over good channels, per participant (log-log)."""
+def spectrum_contrast(psd: np.ndarray, freqs: np.ndarray, band=(70.0, 150.0)) -> tuple[np.ndarray, int]:
+    """Hand / tongue power ratio in dB on ONE channel, chosen without looking at the classes.
+
+    The channel is the one with the largest band-averaged power over both
+    classes together (class-blind, so a participant with no effect shows no
+    effect; the per-frequency best channel would show 1.5-2 dB of noise for
+    anyone). On a tongue electrode the ratio dips below 0 dB.
+
+    Parameters
+    ----------
+    psd : np.ndarray
+        ``(2, n_channels, n_freqs)`` mean PSD of tongue (row 0) and hand (row 1) epochs, V^2/Hz.
+    freqs : np.ndarray
+        ``(n_freqs,)`` Hz.
+    band : (float, float)
+        The high-gamma band the channel is chosen in, Hz.
+
+    Returns
+    -------
+    (np.ndarray, int)
+        ``(n_freqs,)`` dB ratio of that channel, and the channel's index.
+    """
+    sel = (freqs >= band[0]) & (freqs <= band[1])
+    ch = int(np.argmax(psd.mean(0)[:, sel].mean(1)))
+    return 10 * np.log10(np.maximum(psd[1, ch], 1e-40) / np.maximum(psd[0, ch], 1e-40)), ch
+
+
+def spectra_figure(h5, path: Path, band=(70.0, 150.0)) -> Path:
+    """Left: mean PSD of hand cues over good channels, per participant (log-log). Right: hand / tongue
+    ratio on each participant's channel with the most band power (:func:`spectrum_contrast`)."""
     fig, axes = new_figure(2, 1, size=(4.6, 3.4))
     pids = list(h5["epochs"])
     cmap = __import__("matplotlib").colormaps["viridis"]
@@ -50,19 +89,23 @@ def spectra_figure(h5, path: Path) -> Path:
         f = h5[f"epochs/{pid}/psd_freqs"][()]
         col = cmap(i / max(1, len(pids) - 1))
         axes[0, 0].loglog(f, psd[1].mean(0), color=col, lw=1, label=pid)
-        ratio = psd[1] / np.maximum(psd[0], 1e-40)
-        axes[0, 1].semilogx(f, 10 * np.log10(ratio.max(0)), color=col, lw=1, label=pid)
+        db, ch = spectrum_contrast(psd, f, band)
+        names = h5[f"epochs/{pid}/psd"].attrs.get("channels", "")
+        name = names.split(",")[ch] if names else f"#{ch}"
+        axes[0, 1].semilogx(f, db, color=col, lw=1, label=f"{pid} ({name})")
     for ax in axes[0]:
-        ax.axvspan(70, 150, color="0.9", zorder=0)
+        ax.axvspan(band[0], band[1], color="0.9", zorder=0)
         ax.set_xlabel("frequency (Hz)")
+    axes[0, 1].axhline(0.0, color="0.6", lw=0.6)
     axes[0, 0].set_ylabel("PSD, hand cues (V$^2$/Hz)")
-    axes[0, 1].set_ylabel("hand / tongue, best channel (dB)")
+    axes[0, 1].set_ylabel("hand / tongue (dB), channel with most band power")
     axes[0, 1].legend(fontsize=7, ncol=2)
-    fig.suptitle("high-gamma spectra after notch and CAR (grey: 70-150 Hz)", fontsize=10)
+    fig.suptitle(f"high-gamma spectra after notch and CAR (grey: {band[0]:g}-{band[1]:g} Hz); right: one "
+                 "channel per participant, chosen class-blind", fontsize=9)
     return save(fig, path)
 
 
-def screen_vs_dl_figure(s: dict, head: str, task: str, path: Path) -> Path:
+def screen_vs_dl_figure(s: dict, head: str, task: str, path: Path, screen: str = "umap") -> Path:
     """Screen score against the deep model's accuracy, one point per participant."""
     fig, axes = new_figure(1, 1, size=(4.2, 3.6))
     ax = axes[0, 0]
@@ -71,14 +114,14 @@ def screen_vs_dl_figure(s: dict, head: str, task: str, path: Path) -> Path:
         ax.annotate(pid, (row["screen"], row[head]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.plot([0.3, 1.02], [0.3, 1.02], color="0.7", lw=0.8, ls="--")
     ax.axhline(0.5, color="0.8", lw=0.8)
-    ax.set_xlabel("UMAP + KNN screen (CV accuracy)")
+    ax.set_xlabel(f"{screen_label(screen)} screen (CV accuracy)")
     ax.set_ylabel(f"{_NAMES.get(head, head)} CV accuracy")
     rho = s["spearman_rho"]
     ax.set_title(f"{task}: Spearman rho = {rho:.2f}" if np.isfinite(rho) else task, fontsize=10)
     return save(fig, path)
 
 
-def accuracy_figure(s: dict, task: str, path: Path) -> Path:
+def accuracy_figure(s: dict, task: str, path: Path, screen: str = "umap") -> Path:
     """Per-participant CV accuracy of every method, grouped bars."""
     pids = list(s["table"])
     methods = list(next(iter(s["table"].values())))
@@ -86,7 +129,7 @@ def accuracy_figure(s: dict, task: str, path: Path) -> Path:
     ax = axes[0, 0]
     w = 0.8 / len(methods)
     for j, m in enumerate(methods):
-        ax.bar(np.arange(len(pids)) + j * w, [s["table"][p][m] for p in pids], w, label=_NAMES.get(m, m))
+        ax.bar(np.arange(len(pids)) + j * w, [s["table"][p][m] for p in pids], w, label=_name(m, screen))
     ax.axhline(0.5, color="k", lw=0.6, ls=":")
     ax.set_xticks(np.arange(len(pids)) + 0.4 - w / 2, pids)
     ax.set_ylim(0.0, 1.05)
@@ -102,16 +145,17 @@ def _f(v) -> str:
 
 def report(ing: dict, red: dict, mod: dict, summ: dict, metrics: dict, head: str, cfg) -> str:
     """Markdown: per-participant accuracy tables against the baselines, rho, transfer, figures."""
-    lines = [f"# ecog: screen (UMAP + KNN) against {_NAMES[head]} and baselines", "",
+    scr = cfg.reduce.screen
+    lines = [f"# ecog: screen ({screen_label(scr)}) against {_NAMES[head]} and baselines", "",
              f"Data: {ing['data']['source']}.", "",
              f"{cfg.reduce.n_folds}-fold stratified CV; the same folds for the screen, the deep models and the "
-             "baselines. The screen's scaler and UMAP are fitted inside each training fold and test trials are "
-             "placed with `transform`; deep-model normalisation and early stopping use training trials only "
-             "(audited per fold).", ""]
+             f"baselines. The screen's scaler and {_SCREENS.get(scr, scr)} are fitted inside each training fold "
+             "and test trials are placed with `transform`; deep-model normalisation and early stopping use "
+             "training trials only (audited per fold, with the trials each fit really used).", ""]
     gains = {r["pid"]: r["gain"] for r in ing["participants"]}
     for task, s in summ.items():
         methods = list(next(iter(s["table"].values())))
-        lines += [f"## {task}", "", "| participant | gain | " + " | ".join(_NAMES.get(m, m) for m in methods) + " |",
+        lines += [f"## {task}", "", "| participant | gain | " + " | ".join(_name(m, scr) for m in methods) + " |",
                   "|---|---|" + "---|" * len(methods)]
         for pid, row in s["table"].items():
             lines.append(f"| {pid} | {_f(gains.get(pid))} | " + " | ".join(_f(row[m]) for m in methods) + " |")
@@ -137,6 +181,12 @@ def report(ing: dict, red: dict, mod: dict, summ: dict, metrics: dict, head: str
               "|---|---|---|---|"]
     for pid, v in first.items():
         lines.append(f"| {pid} | {v['pca_components']} | {v['tucker_ranks']} | {_f(v['tucker_rel_error'])} |")
-    lines += ["", f"UMAP warm-up (numba compile, once per process): {red['umap_warmup_seconds']:.1f} s.", "",
-              "![embeddings](figures/umap_embeddings.png)", "", "![spectra](figures/high_gamma_spectra.png)", ""]
+    if scr == "umap":
+        lines += ["", f"UMAP warm-up (numba compile, once per process): {red['umap_warmup_seconds']:.1f} s."]
+    lines += ["",
+              "![embeddings](figures/umap_embeddings.png)", "", "![spectra](figures/high_gamma_spectra.png)", "",
+              "Spectra: left, the mean PSD of hand cues over good channels; right, hand / tongue power on ONE "
+              "channel per participant, the one with the most high-gamma power over both classes (chosen "
+              "class-blind, so a participant without an effect stays near 0 dB; a tongue electrode dips below 0).",
+              ""]
     return "\n".join(lines)

@@ -118,7 +118,9 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, fit_idx: np.ndarray,
     Returns
     -------
     dict
-        ``best_epoch``, ``epochs_run``, ``val_loss`` (best, or nan).
+        ``best_epoch``, ``epochs_run``, ``val_loss`` (best, or nan), ``fit_index`` (the trials
+        whose gradients trained the model) and ``val_index`` (the trials whose loss stopped it),
+        recorded where they are used so that the CV audit sees what training really touched.
     """
     n_classes = int(model.head.out.out_features) if hasattr(model, "head") else int(y.max()) + 1
     gen = torch.Generator().manual_seed(int(seed))
@@ -129,17 +131,22 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, fit_idx: np.ndarray,
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     best, best_state, best_epoch, bad, ep = float("inf"), None, -1, 0, 0
+    fit_seen = torch.zeros(len(X), dtype=torch.bool, device=X.device)
+    val_seen = torch.zeros(len(X), dtype=torch.bool, device=X.device)
+    fit_seen[fit_t] = True  # the class weights
     for ep in range(epochs):
         model.train()
         order = fit_t[torch.randperm(len(fit_t), generator=gen).to(X.device)]
         for s in range(0, len(order), batch_size):
             b = order[s:s + batch_size]
+            fit_seen[b] = True
             opt.zero_grad(set_to_none=True)
             loss_fn(model(X[b]), y[b]).backward()
             opt.step()
         if not has_val or ep + 1 < min_epochs:
             continue
         model.eval()
+        val_seen[val_t] = True
         with torch.no_grad():
             v = float(loss_fn(model(X[val_t]), y[val_t]))
         if v < best - 1e-4:
@@ -152,7 +159,9 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, fit_idx: np.ndarray,
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return {"best_epoch": best_epoch, "epochs_run": ep + 1, "val_loss": best if has_val else float("nan")}
+    return {"best_epoch": best_epoch, "epochs_run": ep + 1, "val_loss": best if has_val else float("nan"),
+            "fit_index": torch.nonzero(fit_seen).ravel().cpu().numpy(),
+            "val_index": torch.nonzero(val_seen).ravel().cpu().numpy()}
 
 
 @torch.no_grad()

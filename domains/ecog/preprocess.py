@@ -24,6 +24,24 @@ from domains.ecog.simulate import EVENT_ID, HAND, TONGUE
 from shared.errors import BadInput
 
 _LABEL_CODES = {"tongue": TONGUE, "11": TONGUE, "hand": HAND, "12": HAND}
+HG_MARGIN_HZ = 2.0  # MNE's narrowest automatic transition band above a low-pass edge
+
+
+def min_sfreq(hg_band) -> float:
+    """Lowest sampling rate the high-gamma band-pass can run at, Hz.
+
+    MNE needs the band's top edge strictly below Nyquist, with room for the
+    transition band: ``2 * (hg_band[1] + 2 Hz)`` (304 Hz for 70-150 Hz).
+    """
+    return 2.0 * (float(hg_band[1]) + HG_MARGIN_HZ)
+
+
+def check_sfreq(where: str, sfreq: float, hg_band) -> None:
+    """Raise BadInput naming ``where`` when ``sfreq`` is too low for the high-gamma band."""
+    if sfreq < min_sfreq(hg_band):
+        raise BadInput(where, f"sampling rate {sfreq:g} Hz is too low for the {hg_band[0]:g}-{hg_band[1]:g} Hz "
+                              f"high-gamma band (needs >= {min_sfreq(hg_band):g} Hz: Nyquist above the band's top "
+                              f"by {HG_MARGIN_HZ:g} Hz; or lower ingest.hg_band_hz)")
 
 
 @dataclass
@@ -134,9 +152,7 @@ def preprocess(raw: mne.io.BaseRaw, *, epoch_s: float, line_freq: float = 60.0, 
         All channels bad, no cues, or a rate too low for the high-gamma band.
     """
     sfreq = float(raw.info["sfreq"])
-    if sfreq < 2 * hg_band[1]:
-        raise BadInput(where, f"sampling rate {sfreq:g} Hz is too low for the {hg_band[0]:g}-{hg_band[1]:g} Hz "
-                              f"high-gamma band (needs >= {2 * hg_band[1]:g} Hz)")
+    check_sfreq(where, sfreq, hg_band)
     picks = good_ecog_picks(raw.info)
     if len(picks) == 0:
         raise BadInput(where, "all ECoG channels are bad (info['bads']) or none is typed ecog")

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
-from domains.ecog.cv import FoldUse, audit, split
+from domains.ecog.cv import FoldUse, audit, fit_rows, split
 
 
 def screen_features(env: np.ndarray, time_bins: int) -> np.ndarray:
@@ -56,24 +56,34 @@ def warm_umap() -> float:
     return time.perf_counter() - t0
 
 
-def embed_fold(F_train: np.ndarray, F_test: np.ndarray, *, method: str, n_components: int, n_neighbors: int,
-               min_dist: float, n_epochs: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scaler + embedding fitted on ``F_train``; ``F_test`` is only transformed."""
-    scaler = StandardScaler().fit(F_train)
-    a, b = scaler.transform(F_train), scaler.transform(F_test)
+def embed_fold(F: np.ndarray, train: np.ndarray, test: np.ndarray, *, method: str, n_components: int,
+               n_neighbors: int, min_dist: float, n_epochs: int | None,
+               seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Scaler + embedding fitted on ``F[train]``; ``F[test]`` is only transformed.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray, dict)
+        Embeddings of the fitted rows and of ``test``, and the rows each fit saw
+        (``norm``: the scaler, ``fit``: the embedding; the rows of the first array),
+        recorded where they are used so that the audit sees them.
+    """
+    scaler, norm_rows = fit_rows(StandardScaler(), F, None, train)
+    a, b = scaler.transform(F[norm_rows]), scaler.transform(F[test])
     if method == "umap":
         warm_umap()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "n_jobs overridden by random_state"
             u = _umap(len(a), n_components, n_neighbors, min_dist, n_epochs, seed).fit(a)
-            return u.embedding_.astype(np.float32), u.transform(b).astype(np.float32)
+            return (u.embedding_.astype(np.float32), u.transform(b).astype(np.float32),
+                    {"norm": norm_rows, "fit": norm_rows})
     import torch
 
     from shared.lowrank import PCA
 
     p = PCA(n_components=min(n_components, *a.shape)).fit(torch.from_numpy(a))
     return (p.transform(torch.from_numpy(a)).numpy().astype(np.float32),
-            p.transform(torch.from_numpy(b)).numpy().astype(np.float32))
+            p.transform(torch.from_numpy(b)).numpy().astype(np.float32), {"norm": norm_rows, "fit": norm_rows})
 
 
 def screen_cv(env: np.ndarray, y: np.ndarray, folds: np.ndarray, *, method: str = "umap", n_components: int = 2,
@@ -104,12 +114,13 @@ def screen_cv(env: np.ndarray, y: np.ndarray, folds: np.ndarray, *, method: str 
     uses = []
     for k in range(int(folds.max()) + 1):
         train, test = split(folds, k)
-        uses.append(audit(FoldUse(f"screen_{method}", k, test=test, fit=train, norm=train)))
-        e_tr, e_te = embed_fold(F[train], F[test], method=method, n_components=n_components,
-                                n_neighbors=n_neighbors, min_dist=min_dist, n_epochs=n_epochs, seed=seed)
-        knn = KNeighborsClassifier(n_neighbors=min(knn_k, len(train))).fit(e_tr, y[train])
+        e_tr, e_te, rows = embed_fold(F, train, test, method=method, n_components=n_components,
+                                      n_neighbors=n_neighbors, min_dist=min_dist, n_epochs=n_epochs, seed=seed)
+        uses.append(audit(FoldUse(f"screen_{method}", k, test=test, fit=rows["fit"], norm=rows["norm"])))
+        # the KNN learns the labels of the rows the embedding was fitted on
+        knn = KNeighborsClassifier(n_neighbors=min(knn_k, len(e_tr))).fit(e_tr, y[rows["fit"]])
         pred[test] = knn.predict(e_te)
         emb[test] = e_te
         if k == 0:  # one fold's embedding in one coordinate frame, for the figure
-            fold0 = {"train": train, "train_embedding": e_tr, "test": test, "test_embedding": e_te}
+            fold0 = {"train": rows["fit"], "train_embedding": e_tr, "test": test, "test_embedding": e_te}
     return {"score": float((pred == y).mean()), "pred": pred, "embedding": emb, "fold0": fold0, "uses": uses}

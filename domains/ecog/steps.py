@@ -95,7 +95,8 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
                 g.attrs["gain"] = p.gain
             for k, v in p.info.items():
                 g.attrs[k] = v if isinstance(v, str) else np.asarray(v)
-            write_array(h5, f"epochs/{p.pid}/psd", prep["psd"], unit="V^2/Hz", rows="tongue,hand")
+            write_array(h5, f"epochs/{p.pid}/psd", prep["psd"], unit="V^2/Hz", rows="tongue,hand",
+                        channels=",".join(prep["channels"]))
             write_array(h5, f"epochs/{p.pid}/psd_freqs", prep["psd_freqs"], unit="Hz")
             shapes = {}
             for t, a in prep["tasks"].items():
@@ -274,11 +275,11 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
 
     if ecfg.figures:
         with h5py.File(ctx.results_h5, "r") as h5:
-            figures.embeddings_figure(h5, list(summ)[0], ctx.figures / "umap_embeddings.png")
-            figures.spectra_figure(h5, ctx.figures / "high_gamma_spectra.png")
+            figures.embeddings_figure(h5, list(summ)[0], ctx.figures / "umap_embeddings.png", cfg.reduce.screen)
+            figures.spectra_figure(h5, ctx.figures / "high_gamma_spectra.png", tuple(cfg.ingest.hg_band_hz))
         for task, s in summ.items():
-            figures.screen_vs_dl_figure(s, head, task, ctx.figures / f"screen_vs_dl_{task}.png")
-            figures.accuracy_figure(s, task, ctx.figures / f"accuracy_{task}.png")
+            figures.screen_vs_dl_figure(s, head, task, ctx.figures / f"screen_vs_dl_{task}.png", cfg.reduce.screen)
+            figures.accuracy_figure(s, task, ctx.figures / f"accuracy_{task}.png", cfg.reduce.screen)
     report = figures.report(prev["ingest"], red, mod, summ, metrics, head, cfg)
     return {"metrics": metrics, "baselines": baselines,
             "intrinsic_dimension": {"estimator": f"PCA components for {cfg.reduce.pca_variance:.0%} variance "

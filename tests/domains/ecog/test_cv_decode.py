@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from domains.ecog import cv as cvmod
+from domains.ecog import models, screen
 from domains.ecog.config import ModelConfig
 from domains.ecog.cv import FoldUse, LeakError, audit, make_folds, split
 from domains.ecog.decode import baseline_cv, deep_cv
@@ -88,3 +89,33 @@ def test_zero_gain_participant_is_at_chance_for_the_screen(null):
 def test_models_map_channels_by_time_to_logits(cls):
     net = cls(9, 30, 2, filters=(8, 4), kernel=5, hidden=6, dense=(8, 4), dropout=0.0)
     assert net(torch.randn(5, 9, 30)).shape == (5, 2)
+
+
+FAST_NET = ModelConfig(conv_filters=[8, 8], lstm_hidden=8, dense=[8, 8], max_epochs=2, min_epochs=0, patience=2)
+
+
+@pytest.mark.parametrize("role", ["fit", "val"])
+def test_planted_leak_inside_model_training_is_caught(task, monkeypatch, role):
+    """The audit sees the trials models.fit really trained / stopped on, not the ones it was handed."""
+    orig = models.fit
+
+    def leaky(net, X, y, fit_idx, val_idx, **kw):  # trains (or early-stops) on every trial, test included
+        everything = np.arange(len(X))
+        return orig(net, X, y, everything if role == "fit" else fit_idx,
+                    everything if role == "val" else val_idx, **kw)
+
+    monkeypatch.setattr(models, "fit", leaky)
+    with pytest.raises(LeakError, match=f"used for {role}"):
+        deep_cv("cnn", task["env"], task["y"], task["folds"], FAST_NET)
+
+
+def test_planted_leak_inside_the_screen_embedding_is_caught(task, monkeypatch):
+    """The audit sees the rows the screen's scaler and embedding were fitted on inside embed_fold."""
+    orig = screen.embed_fold
+
+    def leaky(F, train, test, **kw):  # the classic transductive screen: fitted on all trials
+        return orig(F, np.arange(len(F)), test, **kw)
+
+    monkeypatch.setattr(screen, "embed_fold", leaky)
+    with pytest.raises(LeakError, match="used for fit"):
+        screen_cv(task["env"], task["y"], task["folds"], method="pca")

@@ -45,7 +45,7 @@ def test_quick_flow_end_to_end(run):
     figs = {p.name for p in (Path(run_dir) / "figures").glob("*.png")}
     assert figs == {"umap_embeddings.png", "high_gamma_spectra.png", "screen_vs_dl_hand_vs_tongue.png",
                     "accuracy_hand_vs_tongue.png"}
-    assert "| S02 |" in ev["report"] and "Spearman" in ev["report"]
+    assert "| S02 |" in ev["report"] and "Spearman" in ev["report"] and "UMAP + KNN" in ev["report"]
 
 
 def test_flow_known_answers_and_shared_folds(run):
@@ -138,6 +138,7 @@ def test_flow_on_a_recording_file(tmp_path):
     assert m["data"]["synthetic"] is False and len(m["data"]["sha256"]) == 64
     assert "spearman_rho" not in m["metrics"] and m["baselines"]["ts_lr"]["accuracy"] > 0.8  # gain 0.2
     assert "| bp |" in ev["report"]
+    assert "PCA + KNN" in ev["report"] and "UMAP" not in ev["report"]  # the label follows reduce.screen
 
 
 @pytest.mark.prefect
