@@ -196,7 +196,8 @@ def report(ing: dict, red: dict, mod: dict, mc: dict, scal: list[dict], metrics:
               "target found (optimal assignment with the 0.5-cell gate inside the cost), misses and false "
               "targets counted separately. SNR threshold: the lowest grid SNR from which on P(success) >= 0.9 "
               "and RMSE <= 2x the 3K-parameter CRB in every mode (inf: none on this grid). Runtimes: "
-              "shared.timing.measure, warm-up + median of repeats (joint ESPRIT: one call).", "",
+              "shared.timing.measure, warm-up + median of repeats (joint ESPRIT: one cold call, no warm-up, "
+              "as its seconds dwarf a warm-up's effect).", "",
               *_below_bound_notes(mc, i),
               "## Runtime against size (median seconds per estimate; `_batch`: a batch of trials, per estimate)",
               "", "| method | shape | median s | repeats |", "|---|---|---|---|"]

@@ -253,8 +253,9 @@ class OFDMRadar:
                 fit = int(r_full // max_range_m)
                 raise BadInput("compression.factors[1]",
                                f"factor {dm[1]} keeps ranges up to {width:.1f} m, less than "
-                               f"max_range_m={max_range_m:g}; lower it to {fit} or less"
-                               + ("" if fit >= 1 else " (the raw interval is too short)"))
+                               f"max_range_m={max_range_m:g}; "
+                               + (f"lower it to {fit} or less" if fit >= 1 else
+                                  f"no factor fits: even the raw interval keeps only {r_full:.1f} m"))
             mid = 0.5 * max_range_m
         else:
             mid = 0.5 * width
@@ -266,8 +267,9 @@ class OFDMRadar:
                 fit = int(math.pi / (s2 * max_speed_mps))
                 raise BadInput("compression.factors[2]",
                                f"factor {dm[2]} keeps |v| < {vmax:.2f} m/s, not max_speed_mps="
-                               f"{max_speed_mps:g}; lower it to {fit} or less"
-                               + ("" if fit >= 1 else " (the raw interval is too short)"))
+                               f"{max_speed_mps:g}; "
+                               + (f"lower it to {fit} or less" if fit >= 1 else
+                                  f"no factor fits: even the raw interval keeps only |v| < {math.pi / s2:.2f} m/s"))
         lo, hi = mid - 0.5 * width, mid + 0.5 * width
         # a factor of 1 keeps the whole circle: no shift needed, the read-out interval is [0, R_max)
         center_f = float(self.slopes[1] * mid) if dm[1] > 1 else 0.0

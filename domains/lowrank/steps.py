@@ -110,6 +110,8 @@ def check(data: str | None, dataset: str | None, cfg: LowrankConfig) -> None:
 def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Truncated HOSVD/HOOI (N-way) or randomized SVD (2-way); factors to ``results.h5``."""
     from shared.lowrank import hooi, hosvd, rank_from_energy, svd, svdvals
+    from shared.lowrank.svd import choose_method
+    from shared.timing import synchronize
 
     cfg = _cfg(ctx)
     shape = prev["ingest"]["shape"]
@@ -122,8 +124,11 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         else:
             # the energy rule needs the whole spectrum; give ranks to skip this pass
             rank = rank_from_energy(svdvals(x) ** 2, cfg.energy)
-        method = "randomized" if cfg.svd_method == "auto" else cfg.svd_method
+        # auto: the core's device-aware choice (the same rule svd applies), resolved here for the report
+        method = (choose_method(*x.shape, rank, device=x.device) if cfg.svd_method == "auto"
+                  else cfg.svd_method)
         u, s, vh = svd(x, rank, method=method, seed=ctx.seed)
+        synchronize(x.device)  # a GPU solver returns before it finishes
         seconds = time.perf_counter() - t0
         ranks = [rank, rank]
         with h5py.File(ctx.results_h5, "a") as h5:
@@ -138,6 +143,7 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         else:
             tt = hosvd(x, ranks=cfg.ranks, energy=None if cfg.ranks else cfg.energy,
                        method=cfg.svd_method)
+        synchronize(x.device)
         seconds = time.perf_counter() - t0
         ranks = list(tt.core.shape)
         tt.save_h5(ctx.results_h5, "tucker")

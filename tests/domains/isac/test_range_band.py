@@ -84,3 +84,10 @@ def test_a_band_too_short_for_the_setting_is_exit_2_naming_the_factor(tmp_path, 
     err = capsys.readouterr().err
     assert needle in err and "lower" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_range_beyond_the_raw_interval_says_no_factor_fits(tmp_path, capsys):
+    """1249 m is the raw interval (factor 1): asking for more must not advise a factor of 0."""
+    assert cli_main(["run", "isac", "--out", str(tmp_path / "runs"), "--set", "max_range_m=5000"]) == 2
+    err = capsys.readouterr().err
+    assert "no factor fits" in err and "to 0 or less" not in err and len(err.strip().splitlines()) == 1
