@@ -80,7 +80,11 @@ def check(data: str | None, dataset: str | None, cfg: MriConfig) -> None:
     # rebuild and load strictly (on CPU, cheap): a checkpoint whose arguments or weights do not fit
     # fails here, not in the model step after Prefect started
     if cfg.model.checkpoint:
-        ckpt.load_model(cfg.model.checkpoint, ARCH, NOVarNet, "model.checkpoint")
+        _, ck = ckpt.load_model(cfg.model.checkpoint, ARCH, NOVarNet, "model.checkpoint")
+        ref = int(ck["kwargs"].get("ref_size", ic.size))
+        if not data and ref != ic.size:  # the simulated data keep one field of view: size is pixel density
+            raise BadInput("--set ingest.size", f"{ic.size}, but model.checkpoint was trained at {ref} x {ref}; "
+                                                f"use ingest.size={ref} (the flow's 2x test covers {2 * ref})")
     if cfg.model.varnet_checkpoint:
         from domains.mri.varnet import ARCH as VN_ARCH
 

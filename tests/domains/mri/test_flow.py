@@ -96,6 +96,8 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
     torch.save({**ck, "kwargs": {**ck["kwargs"], "chans": 2 * ck["kwargs"]["chans"]}}, wider)
     return {
         "checkpoint argument unknown": (["--set", f"model.checkpoint={extra_kw}"], "constructor arguments"),
+        "checkpoint at another size": (["--set", f"model.checkpoint={op}", "--set", "ingest.size=96"],
+                                       "ingest.size"),
         "checkpoint weights do not fit": (["--set", f"model.checkpoint={wider}"], "size mismatch"),
         "no kspace": (["--data", str(nok), "--set", f"model.checkpoint={op}"], "nokspace.h5:/kspace"),
         "real kspace": (["--data", str(real), "--set", f"model.checkpoint={op}"], "complex"),
@@ -115,7 +117,8 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
 @pytest.mark.parametrize("case", ["no kspace", "real kspace", "mask shape", "mask acceleration", "acceleration < 1",
                                   "other architecture", "plain state dict", "varnet as operator",
                                   "data without checkpoint", "extra training size at the 2x test",
-                                  "checkpoint argument unknown", "checkpoint weights do not fit"])
+                                  "checkpoint argument unknown", "checkpoint weights do not fit",
+                                  "checkpoint at another size"])
 def test_bad_input_is_exit_2_with_one_line_and_no_run_dir(quick_run, tmp_path, capsys, case):
     args, needle = _bad_cases(tmp_path, quick_run[0])[case]
     out = tmp_path / "runs"
