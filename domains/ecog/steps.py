@@ -106,6 +106,9 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
                 write_array(h5, f"epochs/{p.pid}/{t}/y", a["y"], unit="class (1 hand / movement)")
                 shapes[t] = list(a["env"].shape)
             records.append({"pid": p.pid, "gain": p.gain, "channels": len(prep["channels"]), "shapes": shapes})
+    if not any(r["shapes"] for r in records):  # the check catches this from the headers; the blocks' bads may not
+        raise BadInput(where, f"none of evaluate.tasks {tasks} could be epoched (movement_vs_imagery needs a "
+                              "movement and an imagery block with the same good channels)")
     return {"participants": records, "tasks": tasks, "data": data}
 
 
