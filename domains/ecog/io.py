@@ -243,7 +243,7 @@ def check_input(data: str | None, dataset: str | None, cfg) -> None:
     """Header-level validation before any run directory exists (raises BadInput).
 
     Checks: the layout's keys, cues present, a sampling rate the high-gamma band
-    fits under (:func:`min_sfreq`), not all channels bad, every class with at
+    fits under (:func:`~domains.ecog.preprocess.min_sfreq`), not all channels bad, every class with at
     least ``reduce.n_folds`` trials, epochs that do not reach the next cue, at
     least one of ``evaluate.tasks`` the blocks can give; for the simulator, bad
     channels among its channels and ``epoch_s <= cue_s + rest_s``.
