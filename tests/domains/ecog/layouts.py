@@ -99,3 +99,20 @@ def write_fif(path: Path, bads=(), n_trials: int = 6, sfreq: float = SFREQ) -> P
     raw.info["bads"] = list(bads)
     raw.save(str(path), overwrite=True, verbose="error")
     return Path(path)
+
+
+def run_bad(tmp_path: Path, path, *sets) -> int:
+    """``lowdim run ecog`` on ``path`` (None: the simulator) with ``--set`` items; its exit code.
+
+    Asserts that nothing was written under the run store, not even a failed run.
+    """
+    from pipelines.cli import main
+
+    out = tmp_path / "out"
+    args = ["run", "ecog", "--out", str(out), "--device", "cpu"]
+    args += ["--data", str(path)] if path is not None else []
+    for s in sets:
+        args += ["--set", s]
+    rc = main(args)
+    assert not (out / "ecog").exists()  # nothing written, not even a failed run
+    return rc

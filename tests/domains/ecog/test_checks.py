@@ -11,21 +11,9 @@ from domains.ecog.config import PROFILES, EcogConfig
 from domains.ecog.figures import spectrum_contrast
 from domains.ecog.io import check_input, load_participants
 from domains.ecog.preprocess import find_cues, preprocess
-from pipelines.cli import main
 from shared.config import build_config
 
 from . import layouts
-
-
-def _rc(tmp_path, path, *sets):
-    out = tmp_path / "out"
-    args = ["run", "ecog", "--out", str(out), "--device", "cpu"]
-    args += ["--data", str(path)] if path is not None else []
-    for s in sets:
-        args += ["--set", s]
-    rc = main(args)
-    assert not (out / "ecog").exists()  # nothing written, not even a failed run
-    return rc
 
 
 CASES = {  # case: (file writer or None, --set values, substrings of the one error line)
@@ -57,7 +45,7 @@ def test_audited_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
     writer, sets, expect = CASES[case]
     path = writer(tmp_path) if writer else None
     capsys.readouterr()
-    assert _rc(tmp_path, path, *sets) == 2
+    assert layouts.run_bad(tmp_path, path, *sets) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     for e in expect:

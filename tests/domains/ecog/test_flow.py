@@ -13,7 +13,6 @@ from domains.ecog.config import EcogConfig, PROFILES
 from domains.ecog.cv import make_folds
 from domains.ecog.io import check_input
 from domains.ecog.steps import SPEC
-from pipelines.cli import main
 from pipelines.flowkit import call_directly, execute
 from shared.config import build_config
 
@@ -65,17 +64,6 @@ def test_flow_known_answers_and_shared_folds(run):
 
 
 # ------------------------------------------------------------------ bad input, before Prefect
-def _bad(tmp_path, path, *sets):
-    out = tmp_path / "out"
-    args = ["run", "ecog", "--out", str(out), "--device", "cpu"]
-    args += ["--data", str(path)] if path is not None else []
-    for s in sets:
-        args += ["--set", s]
-    rc = main(args)
-    assert not (out / "ecog").exists()  # nothing written, not even a failed run
-    return rc
-
-
 @pytest.mark.parametrize("case", ["mat_missing_stim", "npz_missing_keys", "edf_no_cues", "fif_low_rate",
                                   "npz_low_rate", "fif_all_bad", "fif_few_trials", "npz_few_trials",
                                   "sim_all_bad", "sim_few_trials", "npz_pickle_refused"])
@@ -95,7 +83,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
         "npz_pickle_refused": lambda: (layouts.write_nma_npz(t / "x.npz"), []),
     }[case]()
     capsys.readouterr()
-    assert _bad(tmp_path, path, *sets) == 2
+    assert layouts.run_bad(tmp_path, path, *sets) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     expect = {"mat_missing_stim": "missing keys ['stim']", "npz_missing_keys": "missing keys ['t_on']",
