@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import rasterio
+
 from domains.geo.config import GeoConfig
 from domains.geo.io import MaskRules, count_clear, product_grid
-from domains.geo.raster import Grid, check_alignable, open_header, parse_crs, target_grid
+from domains.geo.raster import GDAL_ENV, Grid, check_alignable, open_header, parse_crs, target_grid
 from domains.geo.sensors import open_product
 from domains.geo.simulate import sensor_grid
 from shared.errors import BadInput
@@ -69,6 +72,9 @@ def check(data: str | None, dataset: str | None, cfg: GeoConfig) -> None:
 def _check_product(data: str, cfg: GeoConfig, k: int) -> None:
     ic = cfg.ingest
     product = open_product(data, aster_scale=ic.aster_scale, generic_scale=ic.generic_scale)
+    if len(product.bands) < 2:
+        # one band has no spectrum: its log-ratios are all 0 and its k-means is a brightness threshold
+        raise BadInput(product.source, f"{len(product.bands)} band: spectral mapping needs at least 2 bands")
     grid = product_grid(product, ic.resolution, ic.crs)
     if ic.reference is not None:
         _check_reference(ic.reference, grid)
@@ -87,6 +93,10 @@ def _check_reference(path: str, grid: Grid) -> None:
         ref = open_header(path)
     except BadInput as err:
         raise BadInput(where, err.message) from None
+    with rasterio.Env(**GDAL_ENV), rasterio.open(path) as src:
+        dtype = src.dtypes[0]
+    if not np.issubdtype(np.dtype(dtype), np.integer):
+        raise BadInput(where, f"band 1 is {dtype}: a reference map holds integer unit codes")
     check_alignable(path, ref, grid, what=where)
 
 

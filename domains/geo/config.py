@@ -54,6 +54,22 @@ class IngestConfig(_Section):
     block: int = Field(default=512, ge=64, description="window side of the streamed passes, pixels")
 
 
+    @field_validator("scl_keep")
+    @classmethod
+    def _scl(cls, v: list[int]) -> list[int]:
+        bad = [c for c in v if not 0 <= c <= 11]
+        if bad:
+            raise ValueError(f"SCL classes are 0..11, got {bad}")
+        return v
+
+    @field_validator("sensors")
+    @classmethod
+    def _unique_sensors(cls, v: list[str]) -> list[str]:
+        if len(set(v)) < len(v):
+            raise ValueError(f"each sensor once (one scene each), got {v}")
+        return v
+
+
 class ReduceConfig(_Section):
     """Scaling and the per-pixel encoders (trained on the sample, applied in blocks)."""
 
@@ -87,6 +103,20 @@ class ReduceConfig(_Section):
                                               description="improved mode maps these per-band percentiles of the clear "
                                                           "sample to [0, 1], clipped (0, 100: min-max; 2, 98 clip "
                                                           "the tails)")
+
+    @field_validator("epochs", "batch_sizes")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if min(v) < 1:
+            raise ValueError(f"each of the three stages needs at least 1, got {v}")
+        return v
+
+    @field_validator("methods")
+    @classmethod
+    def _unique_methods(cls, v: list[str]) -> list[str]:
+        if len(set(v)) < len(v):
+            raise ValueError(f"each method once, got {v}")
+        return v
 
     @field_validator("improved_percentiles")
     @classmethod

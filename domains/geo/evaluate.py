@@ -52,7 +52,7 @@ def score_tile(ref: np.ndarray | None, labels: dict[str, np.ndarray], rho: np.nd
         common &= lab != LABEL_NODATA
     if ref is not None:
         rv = (ref != ref_nodata) if ref_nodata is not None else np.ones(ref.shape, bool)
-        rv &= ref < n_units
+        rv &= (ref >= 0) & (ref < n_units)  # a negative code is no unit (and would wrap in np.add.at)
         n_ref = int((rv & finite).sum())
         common &= rv
     else:

@@ -28,7 +28,11 @@ def _box_counts(onehot: np.ndarray, size: int) -> np.ndarray:
     return ii[:, size:, size:] - ii[:, :-size, size:] - ii[:, size:, :-size] + ii[:, :-size, :-size]
 
 
-def majority_tile(padded: np.ndarray, size: int, n_classes: int, nodata: int = 255) -> np.ndarray:
+CLASS_CHUNK = 8  # classes counted at once: peak memory ~ 3 int32 planes per class of a chunk, any k
+
+
+def majority_tile(padded: np.ndarray, size: int, n_classes: int, nodata: int = 255,
+                  chunk: int = CLASS_CHUNK) -> np.ndarray:
     """Mode filter of a tile padded by ``size // 2`` on every side.
 
     Parameters
@@ -37,6 +41,13 @@ def majority_tile(padded: np.ndarray, size: int, n_classes: int, nodata: int = 2
         ``(h + 2r, w + 2r)`` integer labels in ``[0, n_classes)`` or ``nodata``.
     size : int
         Odd window side.
+    chunk : int
+        Classes whose window counts are held at once. The counts of a chunk
+        are reduced to its first maximum, and a later chunk wins only with a
+        strictly larger count, so the result is the same for any chunk (the
+        smallest label on ties) while memory stays bounded by the chunk, not
+        by ``n_classes`` (k = 255 at a 1024 window would be ~3 GiB at once).
+        Only the classes present in the tile are counted.
 
     Returns
     -------
@@ -46,13 +57,21 @@ def majority_tile(padded: np.ndarray, size: int, n_classes: int, nodata: int = 2
     if size <= 1:
         return padded.astype(np.uint8)
     r = size // 2
-    lab = padded.astype(np.int64)
-    classes = np.arange(n_classes)[:, None, None]
-    onehot = (lab[None] == classes).astype(np.int32)
-    counts = _box_counts(onehot, size)  # (k, h, w)
-    out = counts.argmax(0).astype(np.uint8)  # first maximum: the smallest label on ties
+    h, w = padded.shape[0] - 2 * r, padded.shape[1] - 2 * r
+    best = np.zeros((h, w), np.int32)  # largest count so far (0: no labelled pixel in the window)
+    out = np.zeros((h, w), np.uint8)
+    present = np.unique(padded)  # sorted; a class absent from the tile counts 0 everywhere
+    present = present[(present >= 0) & (present < n_classes) & (present != nodata)]
+    step = max(1, int(chunk))
+    for c0 in range(0, len(present), step):
+        classes = present[c0:c0 + step]
+        counts = _box_counts((padded[None] == classes[:, None, None]).astype(np.int32), size)  # (c, h, w)
+        cmax = counts.max(0)
+        win = cmax > best  # strictly: an earlier (smaller) label keeps a tie
+        out[win] = classes[counts.argmax(0)[win]].astype(np.uint8)  # first maximum inside the chunk
+        best[win] = cmax[win]
     centre = padded[r:padded.shape[0] - r, r:padded.shape[1] - r]
-    out[(centre == nodata) | (counts.max(0) == 0)] = nodata
+    out[(centre == nodata) | (best == 0)] = nodata
     return out
 
 

@@ -36,7 +36,7 @@ import torch
 from domains.geo.autoencoders import DenseAE, StackedAE, restart_seed, train_ae, train_restarts
 from domains.geo.config import ReduceConfig
 from domains.geo.io import CLEAR, VALID
-from shared.lowrank import PCA, leverage_sample
+from shared.lowrank import PCA, leverage_sample, leverage_scores
 
 
 @dataclass
@@ -189,6 +189,25 @@ def fit_methods(sample: torch.Tensor, flags: torch.Tensor, vmin: torch.Tensor, v
     return out
 
 
+def training_rows(Z: torch.Tensor, m: int, mix: float, seed: int) -> tuple[torch.Tensor, str]:
+    """``m`` distinct rows of the scaled features ``Z`` ``(n, d)`` for the improved mode's training.
+
+    Leverage over the centred features oversamples rare spectra (small
+    units), mixed with ``mix`` of uniform. When the centred features carry no
+    variance (every row the same spectral shape: one band's log-ratios, a
+    constant scene) the leverage scores are 0/0 = NaN; the rows are then
+    drawn uniformly (the second return value says which: ``"leverage"`` or
+    ``"uniform"``).
+    """
+    Zc = (Z - Z.mean(0)).double()
+    scores = leverage_scores(Zc, seed=seed)
+    if bool(torch.isfinite(scores).all()) and float(scores.sum()) > 0:
+        idx, _ = leverage_sample(Zc, m, seed=seed, mix=mix, replace=False)
+        return idx, "leverage"
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.randperm(Z.shape[0], generator=gen)[:m], "uniform"
+
+
 def _fit_improved(sample, flags, cfg: ReduceConfig, red_nir, seed: int, D: int) -> FittedMethod:
     probe = FittedMethod("improved", Scaler(torch.zeros(D), torch.ones(D)), None, True,
                          cfg.improved_ndvi_max, red_nir)
@@ -205,13 +224,12 @@ def _fit_improved(sample, flags, cfg: ReduceConfig, red_nir, seed: int, D: int) 
     scaler = Scaler(lo, hi, clip=True)
     Z = scaler(X)
     m = min(cfg.improved_leverage_pixels, Z.shape[0])
-    # leverage over the centred features oversamples rare spectra (small units), mixed with uniform
-    idx, _ = leverage_sample((Z - Z.mean(0)).double(), m, seed=seed, mix=cfg.improved_leverage_mix,
-                             replace=False)
+    idx, how = training_rows(Z, m, cfg.improved_leverage_mix, seed)
     Zt = Z[idx.to(Z.device)]
     epochs = [cfg.improved_epochs] * 3
     bs = [cfg.improved_batch] * 3
-    info: dict[str, Any] = {"train_pixels": int(m), "clear_share_of_sample": float(ok.float().mean())}
+    info: dict[str, Any] = {"train_pixels": int(m), "clear_share_of_sample": float(ok.float().mean()),
+                            "sampling": how}
     kind = cfg.improved_encoder
     if kind == "sae":
         enc = StackedAE(D, cfg.code_dim, seed=seed)

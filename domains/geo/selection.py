@@ -48,13 +48,13 @@ def partition_indices(codes: torch.Tensor, k: int, *, n_init: int = 4, max_iter:
     X = codes.double()
     lab = KMeans(int(k), n_init=n_init, max_iter=max_iter, seed=seed).fit(X).labels_
     x, y = X.cpu().numpy(), lab.cpu().numpy()
-    if len(set(y.tolist())) < 2:
+    if not 2 <= len(set(y.tolist())) < len(y):  # the indices need 2 <= clusters <= samples - 1
         return {"davies_bouldin": float("inf"), "calinski_harabasz": 0.0, "silhouette": -1.0}
     g = torch.Generator().manual_seed(int(seed))
     idx = torch.randperm(x.shape[0], generator=g)[:sample].numpy()
     return {"davies_bouldin": float(davies_bouldin_score(x, y)),
             "calinski_harabasz": float(calinski_harabasz_score(x, y)),
-            "silhouette": float(silhouette_score(x[idx], y[idx])) if len(set(y[idx].tolist())) > 1 else -1.0}
+            "silhouette": float(silhouette_score(x[idx], y[idx])) if 1 < len(set(y[idx].tolist())) < len(idx) else -1.0}
 
 
 def selection_score(indices: dict[str, float], index: str) -> float:

@@ -109,6 +109,9 @@ def parse_mtl(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text()
     except OSError as err:
         raise BadInput(str(path), f"cannot read MTL file ({err.strerror})") from None
+    except UnicodeDecodeError as err:  # MTL files are ASCII ODL text
+        raise BadInput(str(path), f"not a text MTL file (byte 0x{err.object[err.start]:02x} at offset "
+                                  f"{err.start} is not UTF-8)") from None
     for line in text.splitlines():
         line = line.strip()
         if not line or line == "END" or "=" not in line:
@@ -155,13 +158,15 @@ def landsat_product(mtl_path: str | Path) -> Product:
     bands = []
     for n, (key, wl) in enumerate(LANDSAT_BANDS, start=1):
         fname = contents.get(f"FILE_NAME_BAND_{n}", f"{stem}_{key}.TIF")
-        try:
-            scale = float(sr[f"REFLECTANCE_MULT_BAND_{n}"])
-            offset = float(sr[f"REFLECTANCE_ADD_BAND_{n}"])
-        except KeyError as err:
-            raise BadInput(f"{mtl_path}:{err.args[0]}", "reflectance scaling key missing") from None
-        except ValueError:
-            raise BadInput(f"{mtl_path}:REFLECTANCE_MULT/ADD_BAND_{n}", "not a number") from None
+        # finite numbers, and a non-zero gain: NaN or 0 turns the band into NaN or a constant
+        mult, add = f"REFLECTANCE_MULT_BAND_{n}", f"REFLECTANCE_ADD_BAND_{n}"
+        for key in (mult, add):
+            if key not in sr:
+                raise BadInput(f"{mtl_path}:{key}", "reflectance scaling key missing")
+        scale = _number(sr[mult], float, f"{mtl_path}:{mult}")
+        offset = _number(sr[add], float, f"{mtl_path}:{add}")
+        if scale == 0:
+            raise BadInput(f"{mtl_path}:{mult}", "is 0: every pixel of the band would have the same reflectance")
         bands.append(Band(key, str(mtl_path.parent / fname), wl, scale, offset, nodata=0.0))
     qa = {"qa_pixel": str(mtl_path.parent / contents.get("FILE_NAME_QUALITY_L1_PIXEL", f"{stem}_QA_PIXEL.TIF"))}
     radsat = contents.get("FILE_NAME_QUALITY_L1_RADIOMETRIC_SATURATION", f"{stem}_QA_RADSAT.TIF")
@@ -207,7 +212,7 @@ def parse_mtd(path: str | Path) -> dict[str, Any]:
 
 
 def _number(text: str | None, kind: type, where: str, what: str = "value"):
-    """``kind(text)`` (int or float, finite); BadInput naming the MTD tag otherwise."""
+    """``kind(text)`` (int or float, finite); BadInput naming the metadata key otherwise."""
     import math
 
     try:

@@ -248,7 +248,7 @@ def _internal_indices(codes: torch.Tensor, km: KMeans, n: int, seed: int) -> dic
     idx = torch.randperm(codes.shape[0], generator=g)[:n].to(codes.device)
     x = codes[idx].double().cpu().numpy()
     lab = km.predict(codes[idx]).cpu().numpy()
-    if len(np.unique(lab)) < 2:
+    if not 2 <= len(np.unique(lab)) < len(lab):  # both indices need 2 <= clusters <= samples - 1
         return {}
     return {"calinski_harabasz": float(calinski_harabasz_score(x, lab)),
             "davies_bouldin": float(davies_bouldin_score(x, lab))}
@@ -357,7 +357,9 @@ def _reference_preview(ref_path, grid: Grid, nodata, maps) -> np.ndarray:
     small = Grid(grid.crs, tuple(grid.affine @ Affine.scale(grid.width / w, grid.height / h))[:6], w, h)
     with AlignedReader(small, {"ref": (ref_path, 1, Resampling.nearest, nodata)}) as rd:
         a = rd.read("ref", Window(0, 0, w, h))
-    return np.where(a == nodata, LABEL_NODATA, a).astype(np.uint8) if nodata is not None else a.astype(np.uint8)
+    # nodata and codes outside 0..254 (negative, or no uint8 preview colour) show as nodata
+    off = (a < 0) | (a >= LABEL_NODATA) | ((a == nodata) if nodata is not None else False)
+    return np.where(off, LABEL_NODATA, a).astype(np.uint8)
 
 
 def _save_scores(ctx: RunContext, name: str, part) -> None:

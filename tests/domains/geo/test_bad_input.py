@@ -156,6 +156,11 @@ def test_nan_nodata_is_fill(tmp_path, capfd):
     (["model.majority_size=4"], r"--set model\.majority_size: the majority window must be odd"),
     (["reduce.improved_percentiles=[0,200]"], r"--set reduce\.improved_percentiles: need 0 <= low < high <= 100"),
     (["reduce.improved_percentiles=[98,2]"], r"--set reduce\.improved_percentiles: need 0 <= low < high"),
+    (["reduce.batch_sizes=[0,0,0]"], r"--set reduce\.batch_sizes: each of the three stages needs at least 1"),
+    (["reduce.epochs=[10,0,5]"], r"--set reduce\.epochs: each of the three stages needs at least 1"),
+    (["ingest.scl_keep=[4,12]"], r"--set ingest\.scl_keep: SCL classes are 0\.\.11, got \[12\]"),
+    (["ingest.sensors=[landsat8,landsat8]"], r"--set ingest\.sensors: each sensor once"),
+    (["reduce.methods=[pca,pca]"], r"--set reduce\.methods: each method once"),
     (["ingest.crs=EPSG:999999"], r"--set ingest\.crs: not a CRS GDAL/PROJ knows: 'EPSG:999999'"),
     (["ingest.crs=EPSG:4326x"], r"--set ingest\.crs: not a CRS"),
     (["ingest.reference=/nonexistent.tif"], r"--set ingest\.reference: applies to --data only"),
@@ -246,3 +251,49 @@ def test_bad_data_is_rejected_without_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "2 []", out.stdout + out.stderr
     assert "folder holds neither" in out.stderr and not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------- second audit findings
+def _edit_mtl(mtl, pattern, repl):
+    text = mtl.read_text()
+    new = re.sub(pattern, repl, text, flags=re.MULTILINE)
+    assert new != text
+    mtl.write_text(new)
+
+
+@pytest.mark.parametrize("pattern, repl, needle", [
+    # NaN used to pass float() and crash the PCA's SVD 14 s into the run (rc 1, a .failed run)
+    (r"(REFLECTANCE_MULT_BAND_3 = ).*$", r"\1nan", r"_MTL\.txt:REFLECTANCE_MULT_BAND_3: value 'nan' is not a number"),
+    (r"(REFLECTANCE_ADD_BAND_2 = ).*$", r"\1inf", r"_MTL\.txt:REFLECTANCE_ADD_BAND_2: value 'inf' is not a number"),
+    # a gain of 0 made every band constant: leverage sampling crashed on NaN probabilities
+    (r"(REFLECTANCE_MULT_BAND_\d = ).*$", r"\g<1>0", r"_MTL\.txt:REFLECTANCE_MULT_BAND_1: is 0"),
+])
+def test_landsat_mtl_scale_factors_that_are_not_usable(tmp_path, capfd, landsat_copy, pattern, repl, needle):
+    _edit_mtl(landsat_copy, pattern, repl)
+    _assert_rejected(tmp_path, capfd, landsat_copy, needle)
+
+
+def test_landsat_mtl_that_is_not_text(tmp_path, capfd, landsat_copy):
+    landsat_copy.write_bytes(landsat_copy.read_bytes().replace(b"GROUP = PRODUCT_CONTENTS",
+                                                               b"GROUP = PRODUCT_\xffCONTENTS", 1))
+    _assert_rejected(tmp_path, capfd, landsat_copy, r"_MTL\.txt: not a text MTL file \(byte 0xff at offset \d+")
+
+
+def test_one_band_geotiff(tmp_path, capfd):
+    # one band has no spectrum: its log-ratios are all 0 and the improved mode's leverage was NaN
+    from domains.geo.io import write_generic
+
+    rng = np.random.default_rng(0)
+    path = write_generic(tmp_path / "pan.tif", rng.uniform(0.05, 0.5, (16, 16, 1)))
+    _assert_rejected(tmp_path, capfd, path, r"pan\.tif: 1 band: spectral mapping needs at least 2 bands")
+
+
+def test_reference_map_of_a_float_dtype(tmp_path, capfd, landsat_copy, small_products):
+    with rasterio.open(small_products["reference"]) as src:
+        a, prof = src.read(1), src.profile
+    ref = tmp_path / "float_ref.tif"
+    with rasterio.open(ref, "w", **(prof | {"dtype": "float32", "nodata": None})) as dst:
+        dst.write(a.astype(np.float32), 1)
+    _assert_rejected(tmp_path, capfd, landsat_copy,
+                     r"--set ingest\.reference=.*float_ref\.tif: band 1 is float32: a reference map holds integer",
+                     f"ingest.reference={ref}")

@@ -48,3 +48,18 @@ def test_reference_preview_of_a_large_grid(tmp_path):
     idx = (centres // 100).astype(int)
     assert prev.shape == (600, 600)
     np.testing.assert_array_equal(prev, codes[np.ix_(idx, idx)])
+
+
+def test_negative_reference_codes_are_not_units():
+    # an int16 reference with -1 codes and no nodata tag: -1 is no unit (np.bincount raised on it,
+    # np.add.at would have wrapped it into the last unit)
+    from domains.geo.evaluate import score_tile
+
+    ref = np.array([[0, 0, 1], [1, -1, -1]], np.int16)
+    lab = np.array([[0, 0, 1], [1, 1, 0]], np.uint8)
+    rho = np.stack([np.arange(6, dtype=np.float32).reshape(2, 3), np.ones((2, 3), np.float32)])
+    part = score_tile(ref, {"m": lab}, rho, 2, {"m": 2}, None)
+    assert part.n_common == 4 and part.n_reference == 4
+    np.testing.assert_array_equal(part.C["m"], [[2, 0], [0, 2]])
+    np.testing.assert_array_equal(part.unit_n, [2, 2])
+    np.testing.assert_allclose(part.unit_sum[:, 0], [0 + 1, 2 + 3])  # pixels 4, 5 (value 4, 5) left out

@@ -50,3 +50,21 @@ def test_windowed_filter_equals_whole(tmp_path):
             r0, c0 = int(w.row_off), int(w.col_off)
             out[r0:r0 + w.height, c0:c0 + w.width] = majority_tile(read_padded(src, w, 3), 7, 5)
     np.testing.assert_array_equal(out, whole)
+
+
+def test_class_chunks_equal_one_pass():
+    # counted a few classes at a time (memory bounded for any k), the result is the one-pass result
+    # and the direct mode filter: ties across chunks still go to the smallest label
+    rng = np.random.default_rng(5)
+    k = 20
+    lab = rng.integers(0, k, (21, 18)).astype(np.uint8)
+    lab[lab == 7] = 3  # a class absent from the tile
+    lab[rng.random(lab.shape) < 0.1] = 255
+    r = 2
+    padded = np.pad(lab, r, mode="symmetric")
+    whole = majority_tile(padded, 5, k, chunk=k)
+    for chunk in (1, 3, 8):
+        np.testing.assert_array_equal(majority_tile(padded, 5, k, chunk=chunk), whole)
+    clean = rng.integers(0, k, (15, 13)).astype(np.uint8)
+    np.testing.assert_array_equal(majority_tile(np.pad(clean, 2, mode="symmetric"), 5, k, chunk=3),
+                                  _direct_mode(clean, 5))

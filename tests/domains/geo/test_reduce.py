@@ -24,3 +24,18 @@ def test_codes_are_encoded_in_infer_batch_chunks(monkeypatch):
         calls.clear()
         torch.testing.assert_close(m.codes(rho), whole[k])
         assert calls == [1024] * 4 + [904], k
+
+
+def test_improved_mode_without_spectral_variance_samples_uniformly():
+    # one band: its log-ratios are all 0, the leverage scores 0/0 = NaN (torch.multinomial raised)
+    from domains.geo.reduce import _fit_improved, training_rows
+
+    g = torch.Generator().manual_seed(0)
+    sample = torch.rand(300, 1, generator=g) * 0.5 + 0.1
+    flags = torch.full((300,), VALID | CLEAR, dtype=torch.uint8)
+    cfg = ReduceConfig(improved_leverage_pixels=200)
+    fit = _fit_improved(sample, flags, cfg, None, 0, 1)
+    assert fit.info["sampling"] == "uniform" and fit.info["train_pixels"] == 200
+    assert torch.isfinite(fit.codes(sample)).all()
+    idx, how = training_rows(torch.rand(300, 4, generator=g), 200, 0.5, 0)  # spectra that vary: leverage
+    assert how == "leverage" and len(set(idx.tolist())) == 200
