@@ -160,9 +160,9 @@ def landsat_product(mtl_path: str | Path) -> Product:
         fname = contents.get(f"FILE_NAME_BAND_{n}", f"{stem}_{key}.TIF")
         # finite numbers, and a non-zero gain: NaN or 0 turns the band into NaN or a constant
         mult, add = f"REFLECTANCE_MULT_BAND_{n}", f"REFLECTANCE_ADD_BAND_{n}"
-        for key in (mult, add):
-            if key not in sr:
-                raise BadInput(f"{mtl_path}:{key}", "reflectance scaling key missing")
+        for name in (mult, add):
+            if name not in sr:
+                raise BadInput(f"{mtl_path}:{name}", "reflectance scaling key missing")
         scale = _number(sr[mult], float, f"{mtl_path}:{mult}")
         offset = _number(sr[add], float, f"{mtl_path}:{add}")
         if scale == 0:

@@ -98,3 +98,9 @@ def test_aster_vnir_swir_align_on_the_15m_grid(tmp_path):
     ok = (flags & VALID) > 0
     assert np.abs(rho[:3][:, ok] - vnir["rho"][:, ok]).max() <= 0.0005 + 1e-6  # DN * 0.001
     assert np.isfinite(rho[3:][:, ok]).mean() > 0.95 and 0.05 < np.nanmean(rho[3:]) < 0.5
+
+
+def test_landsat_band_names_are_the_sr_keys(small_products):
+    # the band table names its bands SR_B1..SR_B7 (NDVI finds red and NIR by these names)
+    p = open_product(small_products["products"]["landsat8"])
+    assert p.band_names == [f"SR_B{n}" for n in range(1, 8)] and p.red_nir() == (3, 4)
