@@ -39,6 +39,9 @@ def read(path: str | Path, where: str = "model.checkpoint") -> dict:
         raise BadInput(f"{where}={p}", f"not a loadable weights-only checkpoint ({type(err).__name__})") from None
     if not isinstance(ck, dict) or "arch" not in ck or "state_dict" not in ck:
         raise BadInput(f"{where}={p}", "not a lowdim mri checkpoint (no 'arch'/'state_dict' entries)")
+    if not isinstance(ck["state_dict"], dict) or not isinstance(ck["arch"], str):
+        raise BadInput(f"{where}={p}", "not a lowdim mri checkpoint ('state_dict' must map names to tensors, "
+                                       "'arch' must be a string)")
     return ck
 
 

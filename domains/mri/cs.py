@@ -78,6 +78,9 @@ def wavelet_shrink(x: Tensor, thresh: Tensor, wavelet: str = "db4", level: int |
     """``W^T soft(W x, thresh)`` for complex images ``x`` (B, H, W); ``thresh`` (B,) or scalar.
 
     The prox of ``thresh ||W x||_1`` for the orthonormal (periodised) wavelet ``W``.
+    On an odd side, PyWavelets' periodisation extends the image by one sample
+    (so the transform is orthonormal on the extended grid only and the prox is
+    approximate there); the result is cropped back to ``(H, W)``.
     """
     import pywt
 
@@ -92,6 +95,7 @@ def wavelet_shrink(x: Tensor, thresh: Tensor, wavelet: str = "db4", level: int |
     flat = flat * np.maximum(1.0 - t / np.maximum(mag, 1e-30), 0.0)
     coeffs = pywt.array_to_coeffs(flat, slices, output_format="wavedec2")
     out = pywt.waverec2(coeffs, wavelet, mode="periodization", axes=(-2, -1))
+    out = out[..., :arr.shape[-2], :arr.shape[-1]]  # odd sides come back one sample longer
     return torch.from_numpy(np.ascontiguousarray(out)).to(device=x.device, dtype=x.dtype)
 
 

@@ -182,15 +182,28 @@ def check_file(path: str | os.PathLike) -> dict:
             raise BadInput(f"{path}:/kspace", f"k-space must be complex (complex64), got dtype {ks.dtype}")
         if ks.ndim not in (3, 4):
             raise BadInput(f"{path}:/kspace", f"expected (slices, coils, H, W) or (slices, H, W), got shape {ks.shape}")
+        if min(ks.shape) < 1 or min(ks.shape[-2:]) < 8:
+            raise BadInput(f"{path}:/kspace", f"shape {ks.shape}: needs at least one slice (and coil) and "
+                                              f"H, W >= 8")
         h, w = ks.shape[-2:]
         if "mask" in fh:
             ms = fh["mask"]
             if tuple(ms.shape) not in ((w,), (h, w), (1, w)):
                 raise BadInput(f"{path}:/mask", f"shape {tuple(ms.shape)} does not match k-space (H, W) = ({h}, {w}); "
                                                 f"expected ({w},) or ({h}, {w})")
+            if ms.dtype.kind not in "biuf":
+                raise BadInput(f"{path}:/mask", f"expected a 0/1 (bool or numeric) mask, got dtype {ms.dtype}")
+            m = np.asarray(ms[()])  # at most H x W values: cheap
+            if not np.isfinite(m.astype(np.float64)).all() or not (m != 0).any():
+                raise BadInput(f"{path}:/mask", "samples nothing (all zero) or holds NaN/Inf")
             acc = ms.attrs.get("acceleration")
-            if acc is not None and not float(np.asarray(acc).reshape(-1)[0]) >= 1.0:
-                raise BadInput(f"{path}:/mask.attrs.acceleration", f"acceleration must be >= 1, got {acc}")
+            if acc is not None:
+                try:
+                    a = float(np.asarray(acc).reshape(-1)[0])
+                except (TypeError, ValueError, IndexError):
+                    raise BadInput(f"{path}:/mask.attrs.acceleration", f"not a number: {acc!r}") from None
+                if not a >= 1.0:
+                    raise BadInput(f"{path}:/mask.attrs.acceleration", f"acceleration must be >= 1, got {acc}")
         tgt = "reconstruction_rss" if "reconstruction_rss" in fh else (
             "reconstruction_esc" if "reconstruction_esc" in fh else None)
         if tgt is not None:

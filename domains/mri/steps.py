@@ -72,7 +72,23 @@ def check(data: str | None, dataset: str | None, cfg: MriConfig) -> None:
         m = get_manifest(dataset)
         if m.domain != "mri" or m.access != "embedded":
             raise BadInput(f"--dataset {dataset}", "not an embedded mri dataset; use --data FILE.h5")
-    ic = cfg.ingest
+    ic, mc = cfg.ingest, cfg.model
+    if mc.varnet_checkpoint and not mc.checkpoint:
+        raise BadInput("--set model.varnet_checkpoint", "needs model.checkpoint too (without it both models "
+                                                        "are trained and this checkpoint would be ignored)")
+    if cfg.evaluate.cs_wavelet:
+        import pywt
+
+        if cfg.evaluate.cs_wavelet_name not in pywt.wavelist(kind="discrete"):
+            raise BadInput("--set evaluate.cs_wavelet_name", f"{cfg.evaluate.cs_wavelet_name!r} is not a discrete "
+                                                             "wavelet PyWavelets knows (e.g. db4, sym8, haar)")
+    if not data:  # each U-Net level halves the grid; the coarsest must keep at least 2 x 2 pixels
+        for n in [ic.size, *ic.extra_train_sizes]:
+            for key, pools in (("model.pools", mc.pools), ("model.kno_pools", mc.kno_pools)):
+                coarsest = -(-n // 2 ** pools)  # the U-Net pads to a multiple of 2^pools
+                if coarsest < 2:
+                    raise BadInput(f"--set {key}", f"{pools} pooling levels leave {coarsest} pixel of the "
+                                                   f"{n} x {n} grid; use at most {max(0, (n - 1).bit_length() - 1)}")
     for n in ic.extra_train_sizes:
         if n < 16 or (ic.twice_resolution and n >= 2 * ic.size):
             raise BadInput("ingest.extra_train_sizes", f"{n}: extra training sizes must be >= 16 and below the "
@@ -105,6 +121,11 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     splits = split_positions(slice_positions(vol, ic.min_brain_fraction), block=ic.block, step=ic.slice_step)
     splits["test"] = _spaced(splits["test"], ic.max_test_slices)
     splits["val"] = _spaced(splits["val"], ic.max_val_slices)
+    empty = [name for name in ("train", "val", "test") if not splits[name]]
+    if empty:  # needs the phantom (seconds to build), so it is checked here rather than before Prefect
+        raise BadInput("--set ingest.min_brain_fraction",
+                       f"{ic.min_brain_fraction:g} (with ingest.block={ic.block}, slice_step={ic.slice_step}) leaves "
+                       f"no {'/'.join(empty)} slices; lower it")
     d = Path(ctx.run_dir) / "data"
     files = {}
     for i, name in enumerate(("train", "val", "test")):

@@ -89,13 +89,30 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
     other = ckpt.save(tmp_path / "other.pt", nn.Linear(2, 2), "monai-varnet-v1", {})
     plain = tmp_path / "plain.pt"
     torch.save(nn.Linear(2, 2).state_dict(), plain)
+    acc_text = write_fastmri(tmp_path / "acctext.h5", k, t, mask=np.ones(16, bool), acceleration=2.0)
+    with h5py.File(acc_text, "a") as fh:
+        fh["mask"].attrs["acceleration"] = "abc"
+    no_slices = tmp_path / "noslices.h5"
+    with h5py.File(no_slices, "w") as fh:
+        fh.create_dataset("kspace", shape=(0, 3, 16, 16), dtype=np.complex64)
+    zero_mask = write_fastmri(tmp_path / "zeromask.h5", k, t, mask=np.zeros(16, bool))
     op = str(Path(run_dir) / "model" / "operator.pt")
     ck = torch.load(op, map_location="cpu", weights_only=True)
+    listed = tmp_path / "listed.pt"
+    torch.save({**ck, "state_dict": list(ck["state_dict"].values())}, listed)
     extra_kw = ckpt.save(tmp_path / "extra_kwarg.pt", nn.Linear(2, 2), ck["arch"], {**ck["kwargs"], "foo": 1})
     wider = tmp_path / "wider.pt"  # the right tag and arguments that do not fit its weights
     torch.save({**ck, "kwargs": {**ck["kwargs"], "chans": 2 * ck["kwargs"]["chans"]}}, wider)
     return {
         "checkpoint argument unknown": (["--set", f"model.checkpoint={extra_kw}"], "constructor arguments"),
+        "acceleration not a number": (["--data", str(acc_text), "--set", f"model.checkpoint={op}"],
+                                      "acceleration"),
+        "no slices": (["--data", str(no_slices), "--set", f"model.checkpoint={op}"], "noslices.h5:/kspace"),
+        "mask samples nothing": (["--data", str(zero_mask), "--set", f"model.checkpoint={op}"], "zeromask.h5:/mask"),
+        "state dict not a mapping": (["--set", f"model.checkpoint={listed}"], "state_dict"),
+        "varnet checkpoint alone": (["--set", f"model.varnet_checkpoint={op}"], "model.varnet_checkpoint"),
+        "unknown wavelet": (["--set", "evaluate.cs_wavelet_name=foo"], "evaluate.cs_wavelet_name"),
+        "too many pooling levels": (["--set", "model.pools=8"], "model.pools"),
         "checkpoint at another size": (["--set", f"model.checkpoint={op}", "--set", "ingest.size=96"],
                                        "ingest.size"),
         "checkpoint weights do not fit": (["--set", f"model.checkpoint={wider}"], "size mismatch"),
@@ -118,7 +135,9 @@ def _bad_cases(tmp_path: Path, run_dir: str) -> dict:
                                   "other architecture", "plain state dict", "varnet as operator",
                                   "data without checkpoint", "extra training size at the 2x test",
                                   "checkpoint argument unknown", "checkpoint weights do not fit",
-                                  "checkpoint at another size"])
+                                  "checkpoint at another size", "acceleration not a number", "no slices",
+                                  "mask samples nothing", "state dict not a mapping", "varnet checkpoint alone",
+                                  "unknown wavelet", "too many pooling levels"])
 def test_bad_input_is_exit_2_with_one_line_and_no_run_dir(quick_run, tmp_path, capsys, case):
     args, needle = _bad_cases(tmp_path, quick_run[0])[case]
     out = tmp_path / "runs"

@@ -111,6 +111,19 @@ def test_wavelet_shrink_is_the_l1_prox_of_an_orthonormal_wavelet():
     assert torch.allclose(out[1], x[1], atol=1e-10)  # per-slice thresholds
 
 
+def test_wavelet_shrink_keeps_an_odd_matrix_size():
+    """PyWavelets' periodisation returns an even side; the result is cropped back (a 63 x 61 user file)."""
+    from domains.mri.cs import wavelet_recon, wavelet_shrink
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 63, 61, dtype=torch.complex128)
+    assert wavelet_shrink(x, torch.zeros(1)).shape == x.shape
+    assert torch.allclose(wavelet_shrink(x, torch.zeros(1)), x, atol=1e-10)
+    y = torch.fft.fft2(x)[:, None]
+    mask = torch.ones(1, 1, 63, 61)
+    assert wavelet_recon(y, torch.ones_like(y), mask, 0.01, iterations=2).shape == (1, 63, 61)
+
+
 def test_cs_weight_is_the_one_tuned_at_the_nearest_acceleration():
     lams = {4.0: 0.03, 8.0: 0.3}
     assert lambda_for(lams, 4.0) == 0.03 and lambda_for(lams, 8.0) == 0.3
