@@ -61,15 +61,27 @@ class IngestConfig(_Section):
     epoch_s: float = Field(default=2.0, gt=0, description="epoch length from each cue onset, s (at most the "
                                                           "spacing of the cues: cue_s + rest_s when simulated)")
     envelope_sfreq_hz: float = Field(default=20.0, gt=0,
-                                     description="rate of the envelope after smoothing and decimation, Hz")
+                                     description="rate of the envelope after smoothing and decimation, Hz "
+                                                 "(below half the recording's rate)")
     band_sfreq_hz: float = Field(default=500.0, gt=0,
-                                 description="rate of the band-passed epochs the baselines use, Hz")
+                                 description="rate of the band-passed epochs the baselines use, Hz; above "
+                                             "2 x the top of hg_band_hz (their covariance reads that band)")
 
     @field_validator("hg_band_hz")
     @classmethod
     def _band_ordered(cls, v: list[float]) -> list[float]:
         if not 0 < v[0] < v[1]:
             raise ValueError(f"expected 0 < low < high Hz, got {v}")
+        return v
+
+    @field_validator("band_sfreq_hz")
+    @classmethod
+    def _band_rate_holds_the_band(cls, v: float, info: ValidationInfo) -> float:
+        # decimating below 2 x the band's top would alias the 70-150 Hz signal CSP / tangent space read
+        band = info.data.get("hg_band_hz")
+        if band is not None and not v > 2 * band[1]:
+            raise ValueError(f"{v:g} Hz is not above 2 x the high-gamma top ({band[1]:g} Hz, ingest.hg_band_hz): "
+                             f"the band-passed signal would alias; use more than {2 * band[1]:g}")
         return v
 
 

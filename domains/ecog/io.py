@@ -15,7 +15,10 @@ Layouts (manifests in ``data_manifests/ecog/``):
   channel or as ``tongue``/``hand`` annotations; data channels are typed ``ecog``.
 
 :func:`check_input` is the header-level check that runs before Prefect:
-it reads file headers, key lists and cue vectors, never the voltage arrays.
+it reads file headers, key lists and cue vectors; the voltage arrays only where
+they are read anyway (a Neuromatch npz's records) or cheaply (a floating-point
+Miller ``data``, for NaN), never an MNE recording's samples (those are checked
+for NaN when ingest loads them).
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ from pathlib import Path
 import mne
 import numpy as np
 
+from domains.ecog.lengths import conv_pool_length, decimated_rate, decimated_samples
 from domains.ecog.preprocess import check_sfreq, find_cues
 from domains.ecog.simulate import HAND, TONGUE, Participant
 from shared.errors import BadInput
+from shared.manifests import get_manifest
 
 NPZ_KEYS = ("V", "t_on", "t_off", "stim_id", "srate", "scale_uv")
 MAT_KEYS = ("data", "stim")
+MAT_NUMERIC = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
 MILLER_UV_PER_UNIT = 0.0298
 MNE_SUFFIXES = (".edf", ".bdf", ".vhdr", ".fif", ".fif.gz")
 STIM_NAME = re.compile(r"^(sti|trig|status)", re.IGNORECASE)  # STI 014, STI, Stim, TRIGGER, Status
@@ -96,18 +102,51 @@ def _npz_records(path: str, allow_pickle: bool) -> list[tuple[str, str, dict]]:
     return out
 
 
+def _numeric(where: str, v) -> np.ndarray:
+    """``v`` as a non-empty integer or float array, else BadInput naming ``where``."""
+    a = np.asarray(v)
+    if a.dtype.kind not in "iuf" or a.size == 0:
+        raise BadInput(where, f"expected a non-empty numeric array, found {a.dtype} of shape {a.shape}")
+    return a
+
+
+def _srate(where: str, d: dict) -> float:
+    """The record's ``srate`` as one finite positive number of Hz, else BadInput naming it."""
+    a = _numeric(f"{where}:srate", d["srate"]).ravel()
+    if a.size != 1 or not np.isfinite(a[0]) or a[0] <= 0:
+        raise BadInput(f"{where}:srate", f"expected one finite positive rate in Hz, found {a[:3].tolist()}")
+    return float(a[0])
+
+
 def _check_npz_record(where: str, d: dict, hg_band) -> None:
+    """Keys, rate, a 2-D finite numeric ``V``, cues inside ``V`` (raises BadInput naming the key)."""
     missing = [k for k in NPZ_KEYS if k not in d]
     if missing:
         raise BadInput(where, f"missing keys {missing}")
-    check_sfreq(f"{where}:srate", float(np.asarray(d["srate"]).ravel()[0]), hg_band)
-    if np.asarray(d["t_on"]).size == 0 or not np.isin(np.asarray(d["stim_id"]).ravel(), [TONGUE, HAND]).any():
+    check_sfreq(f"{where}:srate", _srate(where, d), hg_band)
+    V = _numeric(f"{where}:V", d["V"])
+    if V.ndim != 2:
+        raise BadInput(f"{where}:V", f"expected time x channels (2-D), found shape {V.shape}")
+    if not np.isfinite(V).all():  # NaN spreads through every filter (MNE's Welch then divides by zero)
+        raise BadInput(f"{where}:V", f"{int((~np.isfinite(V)).sum())} non-finite samples (NaN or inf)")
+    scale = _numeric(f"{where}:scale_uv", d["scale_uv"])
+    if not np.isfinite(scale).all():
+        raise BadInput(f"{where}:scale_uv", "non-finite scale (NaN or inf)")
+    cues = {k: np.asarray(d[k]).ravel() for k in ("t_on", "t_off", "stim_id")}
+    if cues["t_on"].size == 0 or not np.isin(cues["stim_id"], [TONGUE, HAND]).any():
         raise BadInput(f"{where}:stim_id", "no cues (t_on empty or no stim_id 11/12)")
+    if len({len(c) for c in cues.values()}) != 1:  # zipped per cue: unequal lengths would mislabel cues
+        raise BadInput(f"{where}:t_on", "t_on, t_off and stim_id have different lengths "
+                                        f"{[len(c) for c in cues.values()]} (one entry per cue)")
+    on = _numeric(f"{where}:t_on", cues["t_on"])
+    if not (np.isfinite(on).all() and on.min() >= 0 and on.max() < V.shape[0]):
+        raise BadInput(f"{where}:t_on", f"cue onsets {on.min():g}..{on.max():g} outside V's {V.shape[0]} samples "
+                                        "(t_on are sample indices)")
 
 
 def _npz_raw(d: dict) -> mne.io.RawArray:
     V = np.asarray(d["V"], dtype=np.float32)
-    sfreq = float(np.asarray(d["srate"]).ravel()[0])
+    sfreq = _srate("npz", d)
     scale = np.asarray(d["scale_uv"], dtype=np.float64).ravel()
     x = V.astype(np.float64) * (scale if scale.size in (1, V.shape[1]) else scale[0]) * 1e-6
     stim = np.zeros(V.shape[0])
@@ -125,18 +164,27 @@ def _mat_block(path: str, default: str) -> str:
     return "imagery" if "_im_" in f"{stem}_" else ("movement" if "_mot_" in f"{stem}_" else default)
 
 
-def _check_mat(path: str) -> None:
-    from scipy.io import whosmat
+def _check_mat(path: str, scan: bool = False) -> None:
+    """Keys, numeric classes and matching lengths from the header; with ``scan``, a float ``data`` is read for NaN."""
+    from scipy.io import loadmat, whosmat
 
     try:
-        names = {n: shape for n, shape, _ in whosmat(path)}
+        names = {n: (shape, cls) for n, shape, cls in whosmat(path)}
     except Exception as exc:  # not a MATLAB file
         raise BadInput(path, f"not a readable MATLAB file ({type(exc).__name__})") from None
     missing = [k for k in MAT_KEYS if k not in names]
     if missing:
         raise BadInput(path, f"missing keys {missing} (Miller layout: 'data' time x channels, 'stim' time x 1)")
-    if names["data"][0] != int(np.prod(names["stim"])):
-        raise BadInput(f"{path}:stim", f"{int(np.prod(names['stim']))} samples but 'data' has {names['data'][0]}")
+    for k in MAT_KEYS:
+        if names[k][1] not in MAT_NUMERIC:
+            raise BadInput(f"{path}:{k}", f"expected a numeric array, found MATLAB class '{names[k][1]}'")
+    (data_shape, data_cls), n_stim = names["data"], int(np.prod(names["stim"][0]))
+    if data_shape[0] != n_stim:
+        raise BadInput(f"{path}:stim", f"{n_stim} samples but 'data' has {data_shape[0]}")
+    if scan and data_cls in ("double", "single"):  # integer amplifier units cannot hold NaN
+        data = loadmat(path, variable_names=["data"])["data"]
+        if not np.isfinite(data).all():
+            raise BadInput(f"{path}:data", f"{int((~np.isfinite(data)).sum())} non-finite samples (NaN or inf)")
 
 
 def _mat_raw(path: str, sfreq: float) -> mne.io.RawArray:
@@ -220,7 +268,53 @@ def _check_tasks(where: str, blocks: dict[str, int], tasks: list[str]) -> None:
                               "add hand_vs_tongue to evaluate.tasks)")
 
 
-def _check_simulator(ic, n_folds: int) -> None:
+def check_rates(where: str | None, sfreq: float, cfg, rate_key: str = "") -> None:
+    """Raise BadInput when the config's rates or decoder cannot run on a recording at ``sfreq`` Hz.
+
+    The envelope rate must be below half ``sfreq`` (its low-pass at a quarter of it
+    must lie below Nyquist), the decimated band rate above 2 x the band's top (the
+    decimation factor is an integer, so the rate reached can fall below
+    ``band_sfreq_hz``), and an epoch's envelope must keep at least one sample through
+    the decoders' two conv + pool(2) blocks (:func:`~domains.ecog.lengths.conv_pool_length`).
+    ``where`` names the recording (None: the simulator, then the error names the
+    ``--set`` key); ``rate_key`` the setting that gave ``sfreq`` (simulator, .mat), if any.
+    """
+    ic, kernel = cfg.ingest, cfg.model.kernel
+
+    def at_(key: str) -> str:
+        return where if where is not None else f"--set {key}"
+
+    at = f"{sfreq:g} Hz" + (f" ({rate_key})" if rate_key else "")
+    if not ic.envelope_sfreq_hz < sfreq / 2:
+        raise BadInput(at_("ingest.envelope_sfreq_hz"), f"ingest.envelope_sfreq_hz={ic.envelope_sfreq_hz:g} Hz must be below half the "
+                              f"recording's rate {at}: its low-pass at a quarter of it must be below Nyquist")
+    band = decimated_rate(sfreq, ic.band_sfreq_hz)
+    if not band > 2 * ic.hg_band_hz[1]:
+        raise BadInput(at_("ingest.band_sfreq_hz"), f"ingest.band_sfreq_hz={ic.band_sfreq_hz:g} Hz decimates {at} by an integer to "
+                              f"{band:.1f} Hz, not above 2 x the high-gamma top ({ic.hg_band_hz[1]:g} Hz): "
+                              "raise ingest.band_sfreq_hz")
+    n_env = decimated_samples(ic.epoch_s, sfreq, ic.envelope_sfreq_hz)
+    n_out = conv_pool_length(n_env, kernel)
+    if n_out < 1:
+        env = decimated_rate(sfreq, ic.envelope_sfreq_hz)
+        raise BadInput(at_("ingest.epoch_s"), f"an epoch of ingest.epoch_s={ic.epoch_s:g} s is {n_env} envelope samples at "
+                              f"{env:g} Hz (ingest.envelope_sfreq_hz), {n_out} after the decoders' two conv "
+                              f"(model.kernel={kernel}) + pool(2) blocks: lengthen ingest.epoch_s, raise "
+                              "ingest.envelope_sfreq_hz or shorten model.kernel")
+
+
+def _check_dataset(data: str | None, dataset: str) -> None:
+    """``--dataset``: an ecog manifest; without ``--data``, one the flow generates (the simulator)."""
+    m = get_manifest(dataset)
+    if m.domain != "ecog":
+        raise BadInput(f"--dataset {dataset}", f"a {m.domain} dataset, not ecog (see `lowdim data ls`)")
+    if data is None and m.access != "embedded":
+        raise BadInput(f"--dataset {dataset}", f"{m.access} data, not generated by the flow: download it and "
+                                               "pass the file with --data (see `lowdim data ls`)")
+
+
+def _check_simulator(cfg) -> None:
+    ic, n_folds = cfg.ingest, cfg.reduce.n_folds
     out = sorted(c for c in ic.bad_channels if not 0 <= c < ic.n_channels)
     if out:
         raise BadInput("--set ingest.bad_channels", f"{out} outside the {ic.n_channels} simulated channels "
@@ -237,20 +331,27 @@ def _check_simulator(ic, n_folds: int) -> None:
         raise BadInput("--set ingest.epoch_s", f"{ic.epoch_s:g} s is longer than a simulated cue and its rest "
                                                f"(ingest.cue_s + ingest.rest_s = {ic.cue_s + ic.rest_s:g} s): "
                                                "each epoch would contain the next cue")
+    check_rates(None, ic.sim_sfreq_hz, cfg, "ingest.sim_sfreq_hz")
 
 
 def check_input(data: str | None, dataset: str | None, cfg) -> None:
     """Header-level validation before any run directory exists (raises BadInput).
 
-    Checks: the layout's keys, cues present, a sampling rate the high-gamma band
-    fits under (:func:`~domains.ecog.preprocess.min_sfreq`), not all channels bad, every class with at
-    least ``reduce.n_folds`` trials, epochs that do not reach the next cue, at
-    least one of ``evaluate.tasks`` the blocks can give; for the simulator, bad
-    channels among its channels and ``epoch_s <= cue_s + rest_s``.
+    Checks: ``--dataset`` an ecog manifest the flow can run without ``--data`` (the
+    simulator); the layout's keys, cues present and inside the recording, a finite
+    sampling rate the high-gamma band fits under
+    (:func:`~domains.ecog.preprocess.min_sfreq`), finite npz / float .mat samples,
+    not all channels bad, every class with at least ``reduce.n_folds`` trials,
+    epochs that do not reach the next cue, at least one of ``evaluate.tasks`` the
+    blocks can give, envelope / band rates and a decoder input the recording's
+    rate allows (:func:`check_rates`); for the simulator, bad channels among its
+    channels and ``epoch_s <= cue_s + rest_s``.
     """
     ic, n_folds, tasks = cfg.ingest, cfg.reduce.n_folds, list(cfg.evaluate.tasks)
+    if dataset:
+        _check_dataset(data, dataset)
     if data is None:
-        _check_simulator(ic, n_folds)
+        _check_simulator(cfg)
         return
     kind = _kind(data)
     if kind == "npz":
@@ -261,22 +362,22 @@ def check_input(data: str | None, dataset: str | None, cfg) -> None:
         parts: dict[str, dict[str, int]] = {}
         for pid, block, d in _npz_records(data, ic.allow_pickle):
             where = f"{data}:{pid}/{block}"
-            _check_npz_record(where, d, ic.hg_band_hz)
-            codes, on = np.asarray(d["stim_id"]).ravel(), np.asarray(d["t_on"]).ravel()
+            _check_npz_record(where, d, ic.hg_band_hz)  # the records hold the arrays already
+            codes, on, sfreq = np.asarray(d["stim_id"]).ravel(), np.asarray(d["t_on"]).ravel(), _srate(where, d)
             _class_counts(where, codes, n_folds)
-            check_epoch_spacing(f"{where}:t_on", on[np.isin(codes, [TONGUE, HAND])] if len(on) == len(codes) else on,
-                                float(np.asarray(d["srate"]).ravel()[0]), ic.epoch_s)
-            shape = np.shape(d["V"])  # the records hold the arrays already
-            parts.setdefault(pid, {})[block] = int(shape[1]) if len(shape) == 2 else -1
+            check_epoch_spacing(f"{where}:t_on", on[np.isin(codes, [TONGUE, HAND])], sfreq, ic.epoch_s)
+            check_rates(f"{where}:srate", sfreq, cfg)
+            parts.setdefault(pid, {})[block] = int(np.shape(d["V"])[1])
         for pid, blocks in parts.items():
             _check_tasks(f"{data}:{pid}", blocks, tasks)
         return
     if kind == "mat":
-        _check_mat(data)
+        _check_mat(data, scan=True)
         check_sfreq("--set ingest.sfreq_hz", ic.sfreq_hz, ic.hg_band_hz)
         on, codes = _mat_cues(data)
         _class_counts(f"{data}:stim", codes, n_folds)
         check_epoch_spacing(f"{data}:stim", on[np.isin(codes, [TONGUE, HAND])], ic.sfreq_hz, ic.epoch_s)
+        check_rates(data, ic.sfreq_hz, cfg, "ingest.sfreq_hz")
         _check_tasks(data, {_mat_block(data, ic.block): 0}, tasks)
         return
     raw = _mne_raw(data)
@@ -286,4 +387,5 @@ def check_input(data: str | None, dataset: str | None, cfg) -> None:
     ev = find_cues(raw, data)
     _class_counts(data, ev[:, 2], n_folds)
     check_epoch_spacing(data, ev[:, 0], raw.info["sfreq"], ic.epoch_s)
+    check_rates(data, raw.info["sfreq"], cfg)
     _check_tasks(data, {ic.block: 0}, tasks)

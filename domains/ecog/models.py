@@ -17,9 +17,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from domains.ecog.lengths import conv_pool_length
+
 
 class ConvBlocks(nn.Module):
-    """Two blocks Conv1d -> ReLU -> pool(2) (max as in the paper, or average); ``(B, C, T) -> (B, f2, T // 4)``."""
+    """Two blocks Conv1d -> ReLU -> pool(2) (max as in the paper, or average).
+
+    ``(B, C, T) -> (B, f2, T')`` with ``T' = lengths.conv_pool_length(T, kernel)`` (``T // 4`` for an odd kernel).
+    """
 
     def __init__(self, n_channels: int, filters: tuple[int, int], kernel: int, pool: str = "max"):
         super().__init__()
@@ -79,7 +84,7 @@ class CNN(nn.Module):
         super().__init__()
         self.conv = ConvBlocks(n_channels, tuple(filters), kernel, pool)
         self.drop = nn.Dropout(dropout)
-        self.head = Head(filters[1] * (n_times // 4), tuple(dense), n_classes, dropout)
+        self.head = Head(filters[1] * conv_pool_length(n_times, kernel), tuple(dense), n_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.drop(self.conv(x).flatten(1)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import mne
 import numpy as np
 
+from domains.ecog.lengths import decimated_rate, decimation, epoch_samples
 from domains.ecog.simulate import EVENT_ID, HAND, TONGUE
 from shared.errors import BadInput
 
@@ -37,7 +38,9 @@ def min_sfreq(hg_band) -> float:
 
 
 def check_sfreq(where: str, sfreq: float, hg_band) -> None:
-    """Raise BadInput naming ``where`` when ``sfreq`` is too low for the high-gamma band."""
+    """Raise BadInput naming ``where`` when ``sfreq`` is not finite or too low for the high-gamma band."""
+    if not np.isfinite(sfreq):  # nan < x is False: a NaN rate would pass the comparison below
+        raise BadInput(where, f"sampling rate {sfreq} is not a finite number of Hz")
     if sfreq < min_sfreq(hg_band):
         raise BadInput(where, f"sampling rate {sfreq:g} Hz is too low for the {hg_band[0]:g}-{hg_band[1]:g} Hz "
                               f"high-gamma band (needs >= {min_sfreq(hg_band):g} Hz: Nyquist above the band's top "
@@ -149,7 +152,8 @@ def preprocess(raw: mne.io.BaseRaw, *, epoch_s: float, line_freq: float = 60.0, 
     Raises
     ------
     BadInput
-        All channels bad, no cues, or a rate too low for the high-gamma band.
+        All channels bad, no cues, a rate too low for the high-gamma band, or a
+        good channel holding NaN or infinite samples.
     """
     sfreq = float(raw.info["sfreq"])
     check_sfreq(where, sfreq, hg_band)
@@ -158,10 +162,15 @@ def preprocess(raw: mne.io.BaseRaw, *, epoch_s: float, line_freq: float = 60.0, 
         raise BadInput(where, "all ECoG channels are bad (info['bads']) or none is typed ecog")
     events = find_cues(raw, where)
     raw = raw.copy().load_data(verbose="error")
+    # NaN/inf would spread through every filter and the CAR (MNE's Welch then divides by zero)
+    bad = [raw.ch_names[i] for i in picks if not np.isfinite(raw.get_data(picks=[i])).all()]  # a channel at a time
+    if bad:
+        raise BadInput(where, f"non-finite samples (NaN or inf) in {len(bad)} good channel(s), e.g. {bad[:3]}: "
+                              "mark them bad (info['bads']) or repair the recording")
     notch(raw, line_freq, notch_harmonics)
     if car:
         common_average(raw)
-    n_ep = int(round(epoch_s * sfreq))
+    n_ep = epoch_samples(epoch_s, sfreq)
     tmax = (n_ep - 1) / sfreq
     names = [raw.ch_names[i] for i in picks]
     events = events[events[:, 0] - raw.first_samp + n_ep <= raw.n_times]
@@ -184,7 +193,7 @@ def preprocess(raw: mne.io.BaseRaw, *, epoch_s: float, line_freq: float = 60.0, 
 
     band = raw.copy().pick(names)
     band.filter(hg_band[0], hg_band[1], picks="all", verbose="error")
-    band_x = _epochs(band, max(1, int(round(sfreq / band_sfreq))))
+    band_x = _epochs(band, decimation(sfreq, band_sfreq))
     if envelope == "hilbert":
         env = band
         env.apply_hilbert(picks="all", envelope=True, verbose="error")
@@ -193,11 +202,11 @@ def preprocess(raw: mne.io.BaseRaw, *, epoch_s: float, line_freq: float = 60.0, 
     else:
         env = paper_envelope(raw.copy().pick(names))
     env.info["bads"] = []
-    env_x = _epochs(env, max(1, int(round(sfreq / envelope_sfreq))))
+    env_x = _epochs(env, decimation(sfreq, envelope_sfreq))
     env_x = np.maximum(env_x, np.float32(1e-30))  # filtering ripple must not make power negative
     return Epoched(env=env_x, band=band_x, codes=codes.astype(np.int64), channels=names,
-                   env_sfreq=sfreq / max(1, int(round(sfreq / envelope_sfreq))),
-                   band_sfreq=sfreq / max(1, int(round(sfreq / band_sfreq))), psd=psd_cls,
+                   env_sfreq=decimated_rate(sfreq, envelope_sfreq),
+                   band_sfreq=decimated_rate(sfreq, band_sfreq), psd=psd_cls,
                    psd_freqs=freqs.astype(np.float32))
 
 

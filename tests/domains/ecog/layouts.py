@@ -50,18 +50,23 @@ def write_nma_npz(path: Path, n_subjects: int = 2, **kw) -> Path:
     return Path(path)
 
 
-def write_flat_npz(path: Path, **kw) -> Path:
-    """One block's keys at the top level of the npz (numeric arrays only, no pickles)."""
-    d = nma_dict(0, **kw)
+def write_flat_npz(path: Path, override: dict | None = None, **kw) -> Path:
+    """One block's keys at the top level of the npz (numeric arrays only, no pickles); ``override`` replaces keys."""
+    d = {**nma_dict(0, **kw), **(override or {})}
     np.savez(path, **{k: np.asarray(v) for k, v in d.items() if k in ("V", "t_on", "t_off", "stim_id", "srate",
                                                                       "scale_uv", "locs")})
     return Path(path)
 
 
-def write_miller_mat(path: Path, n_trials: int = 6, drop: tuple[str, ...] = ()) -> Path:
-    """Miller library .mat: ``data`` (time x ch, amplifier units) and ``stim`` (time x 1 cue code)."""
+def write_miller_mat(path: Path, n_trials: int = 6, drop: tuple[str, ...] = (), nan_at=None) -> Path:
+    """Miller library .mat: ``data`` (time x ch, amplifier units) and ``stim`` (time x 1 cue code).
+
+    ``nan_at``: a ``(sample, channel)`` of ``data`` set to NaN.
+    """
     raw = _block(1, n_trials)
     data = raw.get_data(picks="ecog").T * 1e6 / 0.0298
+    if nan_at is not None:
+        data[nan_at] = np.nan
     stim = raw.get_data(picks="STI")[0][:, None]
     d = {"data": data.astype(np.float32), "stim": stim.astype(np.int16)}
     for k in drop:
@@ -101,8 +106,8 @@ def write_fif(path: Path, bads=(), n_trials: int = 6, sfreq: float = SFREQ) -> P
     return Path(path)
 
 
-def run_bad(tmp_path: Path, path, *sets) -> int:
-    """``lowdim run ecog`` on ``path`` (None: the simulator) with ``--set`` items; its exit code.
+def run_bad(tmp_path: Path, path, *sets, dataset: str | None = None) -> int:
+    """``lowdim run ecog`` on ``path`` (None: the simulator) with ``--set`` items (and ``--dataset``); its exit code.
 
     Asserts that nothing was written under the run store, not even a failed run.
     """
@@ -111,6 +116,7 @@ def run_bad(tmp_path: Path, path, *sets) -> int:
     out = tmp_path / "out"
     args = ["run", "ecog", "--out", str(out), "--device", "cpu"]
     args += ["--data", str(path)] if path is not None else []
+    args += ["--dataset", dataset] if dataset is not None else []
     for s in sets:
         args += ["--set", s]
     rc = main(args)
