@@ -13,7 +13,8 @@ class LowrankConfig(BaseModel):
     ``lowdim config lowrank`` lists them with their defaults and descriptions.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # validate_default: the default true_ranks must fit an overridden shape (--set shape=[4,4]) too
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     # synthetic data (used when no --data is given)
     shape: list[int] = Field(default=[48, 40, 32], min_length=2,
@@ -51,10 +52,10 @@ class LowrankConfig(BaseModel):
         if shape is None:  # shape itself was invalid and is reported
             return v
         if len(v) != len(shape):
-            raise ValueError(f"has {len(v)} entries for the {len(shape)}-way shape {shape}")
+            raise ValueError(f"has {len(v)} entries for the {len(shape)}-way shape {shape} (set true_ranks too)")
         for n, (r, i) in enumerate(zip(v, shape)):
             if not 1 <= r <= i:
-                raise ValueError(f"rank {r} of mode {n} is not in [1, {i}] (shape {shape})")
+                raise ValueError(f"rank {r} of mode {n} is not in [1, {i}] (shape {shape}; set true_ranks too)")
         return v
 
 
