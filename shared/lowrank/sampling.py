@@ -1,16 +1,23 @@
 """Row sampling by (approximate) statistical leverage scores.
 
-The leverage score of row ``i`` of a tall ``X`` (``n x d``, rank ``d``) is
-``l_i = ||Q_i||^2`` for any orthonormal basis ``Q`` of ``range(X)``;
-``sum l_i = d``.  Sampling ``m = O(d log d / eps^2)`` rows with probabilities
-``p_i = l_i / d`` and weights ``1 / sqrt(m p_i)`` gives a subspace embedding:
+The leverage score of row ``i`` of a tall ``X`` (``n x d``, rank ``r``) is
+``l_i = ||Q_i||^2`` for any orthonormal basis ``Q`` (``n x r``) of
+``range(X)``; ``sum l_i = r``.  Sampling ``m = O(r log r / eps^2)`` rows with
+probabilities ``p_i = l_i / r`` and weights ``1 / sqrt(m p_i)`` gives a subspace embedding:
 sampled least squares is within ``1 + eps`` of the full solution.
 
 The approximate scores follow Drineas, Magdon-Ismail, Mahoney and Woodruff:
-sketch ``S X`` (CountSketch, ``O(nd)``), ``R`` from ``qr(S X)``, and
-``l_i ~= ||(X R^{-1} G)_i||^2`` with a small Gaussian ``G`` (Johnson-
+sketch ``S X`` (CountSketch, ``O(nd)``), its small SVD ``S X = W S V^H``
+truncated at the numerical rank ``k``, and
+``l_i ~= ||(X V_k S_k^{-1} G)_i||^2`` with a small Gaussian ``G`` (Johnson-
 Lindenstrauss) when ``d`` is large; accurate to a constant factor, which only
-costs a constant factor in ``m``.
+costs a constant factor in ``m``.  (With full-rank ``X`` this equals the
+paper's ``X R^{-1}`` from ``qr(S X)``; the SVD also handles rank-deficient
+``X``, where ``R`` would be singular.)
+
+Numerical rank: singular values above ``S_max * max(n, d) * eps`` of the
+dtype count (numpy's ``matrix_rank`` rule).  An all-zero ``X`` has rank 0:
+its scores are all zero and :func:`leverage_sample` then draws uniformly.
 
 References
 ----------
@@ -27,7 +34,7 @@ import math
 import torch
 
 from shared.errors import BadInput
-from shared.lowrank._utils import lapack_threads, make_generator, qr_q
+from shared.lowrank._utils import lapack_svd, make_generator
 
 
 def leverage_scores(
@@ -44,7 +51,8 @@ def leverage_scores(
     X : torch.Tensor
         Shape ``(n, d)`` (trailing modes are flattened), real or complex.
     approximate : bool
-        Sketch-based estimate (``O(nd log n)``) instead of a thin QR (``O(nd^2)``).
+        Sketch-based estimate (``O(nd log n)``) instead of the exact scores
+        from a thin SVD (``O(nd^2)``, always used when ``n <= 2 d``).
     sketch_size : int, optional
         Rows of the CountSketch (default ``min(n, max(20 d, 200))``).
     jl_dim : int, optional
@@ -56,35 +64,55 @@ def leverage_scores(
     Returns
     -------
     torch.Tensor
-        Shape ``(n,)``, real dtype of ``X``, on ``X``'s device; sums to about
-        ``rank(X)``.
+        Shape ``(n,)``, real dtype of ``X``, on ``X``'s device; sums to the
+        numerical rank of ``X`` (exactly for the exact scores, about for the
+        sketched ones); all zeros when ``X`` is all zero.
     """
     X = _check(X)
     n, d = X.shape
+    if not bool((X != 0).any()):
+        # rank 0: no direction has any leverage (leverage_sample then draws uniformly).
+        return torch.zeros(n, dtype=X.real.dtype, device=X.device)
     if not approximate or n <= 2 * d:
-        Q = qr_q(X)
-        return torch.linalg.vector_norm(Q, dim=1) ** 2
+        # U[:, :r] of the thin SVD spans range(X) even when X is rank-deficient
+        # (a QR's Q would span d directions and the scores would sum to d).
+        U, S, _ = lapack_svd(X)
+        r = numerical_rank(S, n, d)
+        return torch.linalg.vector_norm(U[:, :r], dim=1) ** 2
     gen = make_generator(seed)
     r = min(n, sketch_size or max(20 * d, 200))
     # CountSketch: every row goes to one random bucket with a random sign.
     bucket = torch.randint(0, r, (n,), generator=gen, device=gen.device if gen else "cpu").to(X.device)
     sign = (torch.randint(0, 2, (n,), generator=gen, device=gen.device if gen else "cpu") * 2 - 1).to(X.device, X.dtype)
     SX = torch.zeros(r, d, dtype=X.dtype, device=X.device).index_add_(0, bucket, X * sign[:, None])
-    with lapack_threads(SX):
-        R = torch.linalg.qr(SX).R
-    # Rank-deficient X: regularise the triangular solve on (numerically) zero pivots.
-    diag = R.diagonal().abs()
-    tiny = diag.max() * d * torch.finfo(diag.dtype).eps
-    R = R + torch.diag(torch.where(diag > tiny, torch.zeros_like(diag), tiny.expand_as(diag)).to(R.dtype))
+    # SX = W S V^H (a small r x d SVD). range(X^H) = range(SX^H) with high
+    # probability, so X V_k S_k^{-1} (k = numerical rank) has the leverage of X
+    # up to the embedding's constant factor, rank-deficient X included.
+    _, S, Vh = lapack_svd(SX)
+    k_rank = numerical_rank(S, r, d)
+    # Floor the divisor at the dtype's tiny so a numerically-zero sketch cannot give inf/NaN.
+    T = Vh[:k_rank].mH / S[:k_rank].clamp_min(torch.finfo(S.dtype).tiny).to(X.dtype)  # (d, k_rank)
     k = jl_dim or math.ceil(8 * math.log(max(n, 2)))
-    if k < d:
-        G = torch.randn(d, k, generator=gen, device=gen.device if gen else "cpu", dtype=X.real.dtype).to(X.device)
-        G = (G / math.sqrt(k)).to(X.dtype)
-        # X R^{-1} G without forming R^{-1}: solve R Y = G first (d x k).
-        Y = torch.linalg.solve_triangular(R, G, upper=True)
-        return torch.linalg.vector_norm(X @ Y, dim=1) ** 2
-    XR = torch.linalg.solve_triangular(R, X, upper=True, left=False)
-    return torch.linalg.vector_norm(XR, dim=1) ** 2
+    if k < k_rank:
+        G = torch.randn(k_rank, k, generator=gen, device=gen.device if gen else "cpu", dtype=X.real.dtype).to(X.device)
+        T = T @ (G / math.sqrt(k)).to(X.dtype)
+    return torch.linalg.vector_norm(X @ T, dim=1) ** 2
+
+
+def numerical_rank(S: torch.Tensor, n: int, d: int) -> int:
+    """Number of singular values above ``S_max * max(n, d) * eps`` (numpy's ``matrix_rank`` rule).
+
+    Parameters
+    ----------
+    S : torch.Tensor
+        Singular values of an ``n x d`` matrix, shape ``(min(n, d),)``, descending.
+    n, d : int
+        Shape of the matrix.
+    """
+    if S.numel() == 0 or not bool(S[0] > 0):
+        return 0
+    tol = S[0] * max(n, d) * torch.finfo(S.dtype).eps
+    return int((S > tol).sum().item())
 
 
 def leverage_sample(
@@ -110,7 +138,7 @@ def leverage_sample(
     replace : bool
         Draw with replacement (the setting of the guarantees).  Without
         replacement every index appears once; the weights are then only
-        approximately unbiased.
+        approximately unbiased.  Any number of rows (no 2^24 limit).
     mix : float in [0, 1)
         Mix ``mix`` of the uniform distribution into the probabilities, so no
         row has probability ~0.
@@ -135,12 +163,31 @@ def leverage_sample(
     gen = make_generator(seed)
     scores = leverage_scores(X, approximate=approximate, seed=gen)
     p = scores.to(torch.float64)
-    p = p / p.sum()
+    total = p.sum()
+    # Rank-0 X (all zero): no leverage anywhere, so draw uniformly.
+    p = p / total if bool(total > 0) else torch.full_like(p, 1.0 / n)
     if mix:
         p = (1 - mix) * p + mix / n
-    idx = torch.multinomial(p.to(gen.device if gen else p.device), m, replacement=replace, generator=gen).to(X.device)
+    idx = _draw(p.to(gen.device if gen else p.device), m, replace, gen).to(X.device)
     w = 1.0 / torch.sqrt(m * p[idx])
     return idx, w.to(X.real.dtype)
+
+
+def _draw(p: torch.Tensor, m: int, replace: bool, gen) -> torch.Tensor:
+    """``m`` indices drawn from the probabilities ``p`` ``(n,)``, any ``n``.
+
+    ``torch.multinomial`` refuses more than 2^24 categories; these are its
+    algorithms (same random stream, so the same draws) without that limit:
+    with replacement, inverse-CDF on the cumulative sum; without, the
+    exponential-keys method (the ``m`` largest ``p_i / E_i``, ``E_i ~ Exp(1)``),
+    which is successive draws proportional to ``p`` among the rows left.
+    """
+    if replace:
+        cdf = torch.cumsum(p, 0)
+        u = torch.rand(m, dtype=p.dtype, device=p.device, generator=gen) * cdf[-1]
+        return torch.searchsorted(cdf, u, right=True).clamp_max(p.numel() - 1)
+    keys = p / torch.empty_like(p).exponential_(1, generator=gen)
+    return torch.topk(keys, m).indices
 
 
 def _check(X) -> torch.Tensor:

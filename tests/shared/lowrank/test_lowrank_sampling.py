@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from shared.errors import BadInput
 from shared.lowrank import leverage_sample
-from shared.lowrank.sampling import leverage_scores
+from shared.lowrank.sampling import _draw, leverage_scores
 
 
 def heavy_rows(n=4000, d=10, dtype=torch.float64, seed=0):
@@ -90,3 +91,91 @@ def test_cuda():
     idx, w = leverage_sample(X.cuda(), 100, seed=0)
     assert idx.is_cuda and w.is_cuda
     assert leverage_scores(X.cuda(), approximate=False).sum().item() == pytest.approx(10, rel=1e-3)
+
+
+def rank_deficient(n, d, r, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(n, r, dtype=torch.float64, generator=g) * (torch.rand(n, 1, dtype=torch.float64, generator=g) ** 3 * 10 + 0.1)
+    return (A @ torch.randn(r, d, dtype=torch.float64, generator=g)).to(dtype)
+
+
+def numpy_leverage(X, r):
+    U = np.linalg.svd(X.double().numpy(), full_matrices=False)[0]
+    return (np.abs(U[:, :r]) ** 2).sum(1)
+
+
+@pytest.mark.parametrize("n", [2000, 15])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_exact_scores_rank_deficient_match_numpy(n, dtype):
+    # rank 3 in 10 columns: the scores sum to 3 (not 10) and equal numpy's
+    # row norms of U[:, :3]; n = 15 <= 2d takes the exact path in the default call.
+    X = rank_deficient(n, 10, 3, dtype=dtype)
+    want = numpy_leverage(X, 3)
+    calls = [leverage_scores(X, approximate=False)] + ([leverage_scores(X)] if n <= 20 else [])
+    for s in calls:
+        assert s.sum().item() == pytest.approx(3, rel=1e-4)
+        np.testing.assert_allclose(s.numpy(), want, atol=1e-4 if dtype == torch.float32 else 1e-10)
+
+
+def test_approximate_scores_rank_deficient():
+    X = rank_deficient(4000, 10, 3)
+    want = numpy_leverage(X, 3)
+    s = leverage_scores(X, approximate=True, seed=0).numpy()
+    assert np.isfinite(s).all()
+    assert s.sum() == pytest.approx(3, rel=0.3)
+    ratio = s / want
+    assert ratio.min() > 0.3 and ratio.max() < 3
+    assert np.corrcoef(s, want)[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("shape", [(40, 10), (15, 10)])
+def test_all_zero_x_gives_zero_scores_and_uniform_draws(shape):
+    X = torch.zeros(shape, dtype=torch.float64)
+    for approx in (True, False):
+        s = leverage_scores(X, approximate=approx)
+        assert torch.equal(s, torch.zeros(shape[0], dtype=torch.float64))
+    idx, w = leverage_sample(X, 4000, seed=0)
+    counts = np.bincount(idx.numpy(), minlength=shape[0]) / 4000
+    assert np.abs(counts - 1 / shape[0]).max() < 0.03
+    np.testing.assert_allclose(w.numpy(), 1 / np.sqrt(4000 / shape[0]))
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_draw_frequencies_match_probabilities(replace):
+    # The frequencies of the draws are the leverage probabilities (the first
+    # draw of each call for sampling without replacement).
+    X, _ = heavy_rows(n=30, d=3)
+    p = numpy_leverage(X, 3) / 3
+    g = torch.Generator().manual_seed(5)
+    trials = 20000
+    if replace:
+        idx, w = leverage_sample(X, trials, seed=g, approximate=False)
+        np.testing.assert_allclose(w.numpy(), 1 / np.sqrt(trials * p[idx.numpy()]), rtol=1e-10)
+    else:
+        pt = torch.from_numpy(p)
+        idx = torch.cat([_draw(pt, 3, False, g)[:1] for _ in range(trials)])
+    freq = np.bincount(idx.numpy(), minlength=30) / trials
+    sd = np.sqrt(p * (1 - p) / trials)
+    assert np.all(np.abs(freq - p) < 5 * sd + 1e-9)
+
+
+def test_without_replacement_draws_are_distinct():
+    X, _ = heavy_rows(n=500, d=4)
+    idx, _ = leverage_sample(X, 200, seed=7, replace=False)
+    assert len(set(idx.tolist())) == 200
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_draw_more_than_2_24_rows(replace):
+    # torch.multinomial refuses n > 2^24 categories; the draw must not. The
+    # mass sits on the last three rows, past 2^24, in the ratio 1:2:1.
+    n = 2**24 + 3
+    p = torch.zeros(n, dtype=torch.float64)
+    p[-3:] = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    idx = _draw(p, 2000 if replace else 3, replace, g)
+    if replace:
+        freq = np.bincount(idx.numpy() - (n - 3), minlength=3) / 2000
+        np.testing.assert_allclose(freq, [0.25, 0.5, 0.25], atol=0.05)
+    else:
+        assert sorted(idx.tolist()) == [n - 3, n - 2, n - 1]
