@@ -59,14 +59,27 @@ def parse_sets(sets: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
     return out
 
 
+def _not_finite(v: Any) -> bool:
+    """True for a NaN or infinite number, or a string pydantic would read as one ("nan", "inf", "1e999")."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return not math.isfinite(v)
+    if isinstance(v, str):
+        try:
+            return not math.isfinite(float(v))
+        except ValueError:
+            return False
+    return False
+
+
 def _reject_nan(overrides: dict[str, Any], where: str, prefix: str = "") -> None:
     for k, v in overrides.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
             _reject_nan(v, where, key + ".")
-        elif isinstance(v, float) and math.isnan(v) or (
-                isinstance(v, list) and any(isinstance(x, float) and math.isnan(x) for x in v)):
-            raise BadInput(f"{where} {key}", "is NaN; give a number")
+        elif _not_finite(v) or (isinstance(v, list) and any(_not_finite(x) for x in v)):
+            raise BadInput(f"{where} {key}", "is NaN or infinite; give a finite number")
 
 
 def _merge(base: dict[str, Any], upd: dict[str, Any]) -> dict[str, Any]:

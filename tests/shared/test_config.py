@@ -63,7 +63,10 @@ def test_describe_flattens_sections_with_defaults_and_profile_values():
     assert "list[int]" in rows["ranks"]["type"] and rows["ranks"]["default"] is None
 
 
-@pytest.mark.parametrize("sets", [["energy=.nan"], ["svd.oversample=.nan"], ["ranks=[1, .nan]"]])
+@pytest.mark.parametrize("sets", [["energy=.nan"], ["svd.oversample=.nan"], ["ranks=[1, .nan]"],
+                                  # strings pydantic reads as floats: nan, inf, an overflow
+                                  ["energy=nan"], ["energy=NaN"], ["energy=inf"], ["energy=1e999"],
+                                  ["energy=.inf"], ["ranks=[1, -inf]"]])
 def test_nan_is_named_not_a_range_error(sets):
     with pytest.raises(BadInput) as e:
         build_config(Cfg, {}, parse_sets(sets))
