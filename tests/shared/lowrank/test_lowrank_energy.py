@@ -56,6 +56,45 @@ def test_lowrank_flow_2way_energy_rank(tmp_path):
 def test_no_other_copy_of_the_energy_rule(tree):
     """A cumulative-energy search written again elsewhere is a second home for the rule."""
     home = ROOT / "shared" / "lowrank" / "_utils.py"
+    # sampling.py inverts a probability CDF (leverage draws), not an energy fraction.
+    cdf_draw = ROOT / "shared" / "lowrank" / "sampling.py"
     copies = [str(p.relative_to(ROOT)) for p in (ROOT / tree).rglob("*.py")
-              if p != home and re.search(r"searchsorted\(", p.read_text())]
+              if p not in (home, cdf_draw) and re.search(r"searchsorted\(", p.read_text())]
     assert copies == []
+
+
+def _tucker_lowrank(shape, ranks, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(ranks, dtype=torch.float64, generator=g)
+    for n, (size, r) in enumerate(zip(shape, ranks)):
+        U = torch.linalg.qr(torch.randn(size, r, dtype=torch.float64, generator=g)).Q
+        X = torch.movedim(torch.tensordot(U, X, dims=([1], [n])), 0, n)
+    return X
+
+
+@pytest.mark.parametrize("shape,ranks", [((12, 17, 118), (3, 4, 5)), ((48, 40, 32), (6, 5, 4))])
+@pytest.mark.parametrize("energy", [1.0, 0.999999999999])
+def test_float32_exact_low_rank_gets_true_ranks(shape, ranks, energy):
+    # Float32 round-off fills the tail of each unfolding's spectrum to ~1e-7 of
+    # the total; a 1e-12 tolerance kept (12, 17, 118) here. The true ranks are
+    # numpy's matrix_rank of the float64 unfoldings.
+    import numpy as np
+
+    from shared.lowrank import hosvd
+    from shared.lowrank._utils import unfold
+
+    X = _tucker_lowrank(shape, ranks)
+    want = tuple(int(np.linalg.matrix_rank(unfold(X, n).numpy())) for n in range(3))
+    assert want == ranks
+    for dtype in (torch.float32, torch.complex64, torch.float64):
+        for sequential in (False, True):
+            assert hosvd(X.to(dtype), energy=energy, sequential=sequential).rank == want
+
+
+def test_energy_tolerance_follows_dtype():
+    # A tail of 1e-9 of the total: float64 resolves it (energy 1.0 keeps it),
+    # float32 cannot (it is below k * eps32 = 3.6e-7); float64 results keep the 1e-12 rule.
+    s2 = torch.tensor([0.6, 0.4 - 1e-9, 1e-9], dtype=torch.float64)
+    assert rank_from_energy(s2, 1.0) == 3
+    assert rank_from_energy(s2.float(), 1.0) == 2
+    assert rank_from_energy(torch.tensor([1.0, 1e-13], dtype=torch.float64), 1.0) == 1
