@@ -21,7 +21,9 @@ from shared.lowrank.svd import svd
 
 
 def _is_fraction(nc) -> bool:
-    return isinstance(nc, float) and 0.0 < nc < 1.0
+    # A float in (0, 1] is a variance fraction; 1.0 is "all the variance", not
+    # one component (scikit-learn rejects 1.0; an int 1 still means one component).
+    return isinstance(nc, float) and 0.0 < nc <= 1.0
 
 
 class PCA:
@@ -30,9 +32,11 @@ class PCA:
     Parameters
     ----------
     n_components : int, float or None
-        ``int``: number of components; ``float`` in (0, 1): smallest number of
-        components explaining that fraction of the variance; ``None``: all
-        ``min(n_samples, n_features)``.
+        ``int``: number of components; ``float`` in (0, 1]: smallest number of
+        components explaining that fraction of the variance (``1.0``: all the
+        variance, i.e. every component above round-off; scikit-learn rejects
+        ``1.0``, here it is the fraction, never one component, which is the
+        ``int`` ``1``); ``None``: all ``min(n_samples, n_features)``.
     method : {"auto", "full", "gram", "randomized"}
         SVD solver for :meth:`fit` (see :func:`shared.lowrank.svd.svd`).  A
         fractional ``n_components`` needs the whole spectrum, so
@@ -115,7 +119,7 @@ class PCA:
         if _is_fraction(nc):
             return min(rank_from_energy(var, float(nc)), n_max)
         if isinstance(nc, bool) or int(nc) != nc or not 1 <= int(nc) <= n_max:
-            raise BadInput("n_components", f"n_components={nc!r} must be an int in [1, {n_max}] or a float in (0, 1)")
+            raise BadInput("n_components", f"n_components={nc!r} must be an int in [1, {n_max}] or a float in (0, 1]")
         return int(nc)
 
     # ------------------------------------------------------------------ fit

@@ -109,3 +109,22 @@ def test_cuda():
     for c in X.cuda().split(100):
         inc.partial_fit(c)
     assert torch.allclose(inc.components_.cpu(), cpu.components_, atol=1e-4)
+
+
+def test_float_one_is_all_the_variance():
+    # n_components=1.0 is the variance fraction 1.0 (it used to keep one
+    # component): on rank-7 centred data it keeps the 7 components numpy's
+    # matrix_rank finds, and reconstructs exactly; partial_fit agrees.
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(200, 7, dtype=torch.float64, generator=g) @ torch.randn(7, 30, dtype=torch.float64, generator=g) + 2.0
+    want = int(np.linalg.matrix_rank((X - X.mean(0)).numpy()))
+    assert want == 7
+    for dtype in (torch.float64, torch.float32):
+        Xd = X.to(dtype)
+        p = PCA(n_components=1.0).fit(Xd)
+        assert p.n_components_ == want
+        assert float(p.explained_variance_ratio_.sum()) == pytest.approx(1.0, abs=1e-5)
+        tol = 1e-8 if dtype == torch.float64 else 1e-3
+        assert torch.allclose(p.inverse_transform(p.transform(Xd)), Xd, atol=tol)
+        assert PCA(n_components=1.0).partial_fit(Xd[:120]).partial_fit(Xd[120:]).n_components_ == want
+    assert PCA(n_components=1).fit(X).n_components_ == 1  # the int 1 is still one component
