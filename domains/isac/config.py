@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,8 +50,10 @@ class IsacConfig(BaseModel):
     baselines: list[Baseline] = Field(default=["fft3d", "sequential", "esprit3d"],
                                       description="classical estimators run on the same trials")
     esprit_trials: int = Field(default=10, ge=1, description="trials per SNR for joint 3-D ESPRIT (slow)")
-    scaling_sizes: list[int] = Field(default=[32, 64, 128, 256],
-                                     description="N_F = N_T of the runtime sweep (N_R = 16)")
+    scaling_sizes: list[Annotated[int, Field(ge=16)]] = Field(
+        default=[32, 64, 128, 256], min_length=1,
+        description="N_F = N_T of the runtime sweep (N_R = 16; each >= 16: the sweep compresses by (1, 2, 2) "
+                    "and resolves 4 targets)")
     esprit_max_size: int = Field(default=64, description="largest sweep size joint ESPRIT is run at")
     esprit_min_size: int = Field(default=0, description="smallest sweep size joint ESPRIT is run at")
     timing_repeats: int = Field(default=5, ge=1, description="timed calls per runtime (after one warm-up); "

@@ -31,7 +31,8 @@ def range_doppler_figure(rd: dict, truth: np.ndarray | None, est: np.ndarray, na
     v = np.asarray(rd["velocity_mps"].cpu() if hasattr(rd["velocity_mps"], "cpu") else rd["velocity_mps"])
     fig, ax = new_figure(size=(6.0, 4.2))
     ax = ax[0, 0]
-    keep = r <= max(1.3 * max(np.max(truth[:, 1]) if truth is not None else 0, np.max(est[:, 1])), r[min(8, len(r) - 1)])
+    top = lambda a: float(np.max(a)) if len(a) else 0.0  # noqa: E731  (no estimate: noise only)
+    keep = r <= max(1.3 * max(top(truth[:, 1]) if truth is not None else 0, top(est[:, 1])), r[min(8, len(r) - 1)])
     im = ax.pcolormesh(v, r[keep], p[keep], shading="auto", vmin=-40, vmax=0, cmap="viridis")
     fig.colorbar(im, ax=ax, label="power (dB re peak)")
     if truth is not None:
@@ -40,7 +41,7 @@ def range_doppler_figure(rd: dict, truth: np.ndarray | None, est: np.ndarray, na
     if std is not None and len(est):
         ax.errorbar(est[:, 2], est[:, 1], xerr=2 * std[:, 2], yerr=2 * std[:, 1], fmt="none",
                     ecolor="r", elinewidth=1.5, capsize=3, label="+-2 std (CRB at the estimates)")
-    vmax = max(np.max(np.abs(truth[:, 2])) if truth is not None else 0, np.max(np.abs(est[:, 2])))
+    vmax = max(top(np.abs(truth[:, 2])) if truth is not None else 0, top(np.abs(est[:, 2])))
     ax.set_xlim(-min(2.0 * vmax + 10, v.max()), min(2.0 * vmax + 10, v.max()))
     ax.set_xlabel("radial velocity (m/s)")
     ax.set_ylabel("range (m)")

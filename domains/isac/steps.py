@@ -113,6 +113,8 @@ def check(data: str | None, dataset: str | None, cfg: IsacConfig) -> None:
             raise BadInput(f"--dataset {dataset}", "not an embedded isac dataset; use --data FILE.h5")
         scenario = m.params.get("scenario", scenario)
     sc = _scenario(cfg.model_copy(update={"scenario": scenario}))
+    if cfg.n_targets is not None:  # an order given for a simulated scenario must be resolvable too
+        _check_resolvable(cfg.n_targets, sc.radar.shape, where="--set n_targets")
     method, factors = _compression(cfg, sc.compression)
     check_factors(sc.radar.shape, method, factors, sc.n_targets)
     _band(cfg, sc.radar, factors, sc.max_range_m)

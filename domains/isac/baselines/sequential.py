@@ -120,6 +120,9 @@ def sequential(Y: Tensor, n_targets: int | None, pad: int | Sequence[int] = 2,
         flat = torch.nonzero(vals > torch.maximum(floor, side)).flatten()
     cells = torch.stack(torch.unravel_index(flat, (M2, M3)), dim=1)
     rd_bins = cells.to(P_rd.dtype)
+    if not cells.shape[0]:  # nothing above the floor (noise only): no target, and no empty FFT batch
+        return Estimate(mu=P_rd.new_zeros((0, 3)), gains=Y.new_zeros((0,)),
+                        extra={"power": P_rd.new_zeros((0,)), "rd_cells": rd_bins})
     if refine and cells.shape[0]:
         logP = torch.log(P_rd.clamp_min(torch.finfo(P_rd.dtype).tiny))
         rd_bins = rd_bins + torch.stack([parabolic_offset(logP, cells, d) for d in (0, 1)], dim=1)

@@ -217,3 +217,12 @@ def test_joint_esprit_is_bit_identical_for_the_same_seed():
         del pad
     for r in runs[1:]:
         assert r["rmse_mu"] == runs[0]["rmse_mu"] and r["ospa_cells"] == runs[0]["ospa_cells"]
+
+
+def test_sequential_on_noise_only_finds_no_target():
+    """Nothing above the detection floor: an empty estimate (it ran an FFT on a (0, N) batch and crashed)."""
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(8, 32, 16, dtype=torch.complex128, generator=g)
+    for y in (torch.zeros(8, 32, 16, dtype=torch.complex128), noise):
+        est = sequential(y, None)
+        assert est.mu.shape == (0, 3) and est.gains.shape == (0,)

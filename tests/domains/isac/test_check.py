@@ -76,3 +76,19 @@ def test_a_dataset_that_is_not_an_isac_manifest_is_exit_2(tmp_path, capsys):
     assert cli_main(["run", "isac", "--dataset", "csi-hdf5", "--out", str(tmp_path / "runs")]) == 2
     assert "csi-hdf5" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("sets, needle", [
+    (["known_order=false", "n_targets=20"], "--set n_targets"),  # 16 antennas resolve at most 15
+    (["scaling_sizes=[1]"], "scaling_sizes"),
+    (["scaling_sizes=[-5]"], "scaling_sizes"),
+])
+def test_simulated_settings_are_checked_before_prefect(tmp_path, capsys, sets, needle):
+    """These failed after Prefect (exit 2 with a .failed run, or exit 1 for a negative size)."""
+    args = ["run", "isac", "--out", str(tmp_path / "runs")]
+    for s in sets:
+        args += ["--set", s]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "runs").exists()
