@@ -128,18 +128,31 @@ class TuckerTensor:
         return cls(torch.as_tensor(core), [torch.as_tensor(U) for U in factors])
 
     # ----------------------------------------------------------------- HDF5
-    def save_h5(self, target, name: str = "tucker") -> None:
+    def save_h5(self, target, name: str = "tucker", unit: str = "1") -> None:
         """Write to HDF5 group ``name`` under ``target`` (an h5py group/file or a path).
 
         Layout: ``<name>/core`` and ``<name>/factors/<n>``, attributes ``kind``,
-        ``shape`` and ``rank``.  Complex tensors are stored natively (h5py's
+        ``shape`` and ``rank``.  Every dataset carries a ``unit`` attribute (the
+        results.h5 convention): the core has the unit of the decomposed tensor
+        (``unit``), the factors have orthonormal columns and are
+        dimensionless (``"1"``).  Complex tensors are stored natively (h5py's
         compound ``r``/``i`` type).  An existing group ``name`` is replaced.
+
+        Parameters
+        ----------
+        target : h5py.File, h5py.Group, str or Path
+        name : str
+            Group name.
+        unit : str
+            Unit of the decomposed tensor's entries (``"1"`` for dimensionless).
         """
         import h5py
 
+        from shared.runs import write_array
+
         if isinstance(target, (str, Path)):
             with h5py.File(target, "a") as f:
-                self.save_h5(f, name)
+                self.save_h5(f, name, unit)
             return
         if name in target:
             del target[name]
@@ -147,10 +160,10 @@ class TuckerTensor:
         grp.attrs["kind"] = "tucker"
         grp.attrs["shape"] = list(self.shape)
         grp.attrs["rank"] = list(self.rank)
-        grp.create_dataset("core", data=self.core.detach().cpu().numpy())
+        write_array(grp, "core", self.core, unit=unit)
         fac = grp.create_group("factors")
         for n, U in enumerate(self.factors):
-            fac.create_dataset(str(n), data=U.detach().cpu().numpy())
+            write_array(fac, str(n), U, unit="1")
 
     @classmethod
     def load_h5(cls, source, name: str = "tucker", device: torch.device | str = "cpu") -> "TuckerTensor":

@@ -259,3 +259,15 @@ def test_paper_scale_hosvd_matches_tensorly_error():
     core, factors = tucker(X, rank=[32, 32, 32], n_iter_max=0, init="svd")
     ref = (torch.linalg.vector_norm(X - tl.tucker_to_tensor((core, factors))) / torch.linalg.vector_norm(X)).item()
     assert ours.rel_error(X) <= ref * (1 + 1e-4)
+
+
+def test_save_h5_writes_units(tmp_path):
+    # results.h5 convention: every dataset has a unit; the core keeps the data's, factors are "1".
+    t = hosvd(tucker_tensor(), RANKS)
+    t.save_h5(tmp_path / "a.h5", "tucker", unit="V")
+    t.save_h5(tmp_path / "b.h5")
+    for path, core_unit in ((tmp_path / "a.h5", "V"), (tmp_path / "b.h5", "1")):
+        with h5py.File(path, "r") as f:
+            assert f["tucker/core"].attrs["unit"] == core_unit
+            assert [f["tucker/factors"][str(n)].attrs["unit"] for n in range(3)] == ["1", "1", "1"]
+            np.testing.assert_array_equal(f["tucker/core"][()], t.core.numpy())
