@@ -35,7 +35,14 @@ def resolve(name: str = "auto"):
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise BadInput("--device", f"'{name}' requested but no CUDA device is available")
-        return torch.device(name)
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise BadInput("--device", f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from None
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BadInput("--device", f"'{name}': this machine has {torch.cuda.device_count()} CUDA device(s), "
+                                       f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+        return dev
     if name == "cpu":
         return torch.device("cpu")
     raise BadInput("--device", f"unknown device '{name}' (use auto, cpu or cuda)")

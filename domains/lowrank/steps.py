@@ -9,6 +9,8 @@ evaluate  relative error and compression against TensorLy's HOSVD / the optimal
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import h5py
@@ -102,6 +104,14 @@ def check(data: str | None, dataset: str | None, cfg: LowrankConfig) -> None:
         shape = tuple(m.params.get("shape", cfg.shape))
     else:
         shape = tuple(cfg.shape)
+    if not data:  # the generated tensor is held in memory a few times over (data, reconstruction, baseline)
+        import psutil
+
+        need = 4 * math.prod(shape) * (4 if cfg.dtype == "float32" else 8)
+        have = psutil.virtual_memory().total
+        if need > have:
+            raise BadInput("--set shape", f"{list(shape)} needs about {need / 2**30:.1f} GiB for the tensor and "
+                                          f"its copies, more than this machine's {have / 2**30:.1f} GiB")
     _check_ranks(cfg.ranks, list(shape))
     _check_id_mode(cfg.id_mode, len(shape))
 
