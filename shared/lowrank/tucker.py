@@ -269,16 +269,23 @@ def hosvd(
         Rank per mode (an ``int`` applies to every mode).  With ``energy`` the
         ranks are upper bounds; ``None`` means the mode sizes.
     energy : float in (0, 1], optional
-        Per mode, keep the smallest rank whose squared singular values reach
-        this fraction of the mode's total.
+        Plain HOSVD: per mode, keep the smallest rank whose squared singular
+        values reach this fraction of the mode's total (``||X||^2``), so
+        ``rel_err^2 <= N (1 - energy)``.  Sequential: every mode may discard
+        ``(1 - energy) ||X||^2 / N`` (Vannieuwenhoven et al.'s criterion), so
+        ``rel_err^2 <= 1 - energy``; these ranks are larger than the plain
+        ones for the same ``energy``.  Fractions are resolved to the dtype's
+        round-off (see :func:`shared.lowrank._utils.rank_from_energy`).
     method : {"auto", "gram", "full", "randomized"}
         SVD solver of every unfolding (see :func:`shared.lowrank.svd.svd`).
         ``auto`` uses the eigendecomposition of the small ``I_n x I_n`` Gram
         for the usual wide unfoldings.
     sequential : bool
         Sequentially truncated HOSVD: project ``X`` onto each factor as soon
-        as it is known, so later unfoldings are smaller.  Same error bound,
-        fewer flops; different factors for all but the first mode.
+        as it is known, so later unfoldings are smaller.  At given ranks the
+        error bound of the plain HOSVD holds (``rel_err^2`` at most the sum
+        of the per-mode discarded fractions); fewer flops; different factors
+        for all but the first mode.  With ``energy`` see above.
     order : sequence of int, optional
         Mode order of the sequential variant (default ``0, 1, ..., N-1``).
     seed : int, torch.Generator or None
@@ -303,9 +310,19 @@ def hosvd(
         return TuckerTensor(core, factors)
     order = _check_order(order, X.ndim)
     factors: list[torch.Tensor | None] = [None] * X.ndim
+    # Vannieuwenhoven et al.'s criterion: the error of the sequentially
+    # truncated HOSVD is exactly the sum of what each step discards, so each
+    # mode may discard (1 - energy) ||X||^2 / N, measured against ||X||^2 (not
+    # against the already-truncated tensor), and rel_err^2 <= 1 - energy.
+    budget = None if energy is None else (1.0 - float(energy)) * _sq_norm(X) / X.ndim
     Y = X
     for n in order:
-        U = _mode_factor(Y, n, caps[n], energy, method, seed)
+        mode_energy = None
+        if budget is not None:
+            y2 = _sq_norm(Y)
+            # Fraction of ||Y||^2 to keep; <= 0 (budget larger than Y) keeps one direction.
+            mode_energy = min(1.0, max(1.0 - budget / y2, 1e-300)) if y2 > 0 else 1.0
+        U = _mode_factor(Y, n, caps[n], mode_energy, method, seed)
         factors[n] = U
         Y = mode_dot(Y, U.mH, n)
     return TuckerTensor(Y, factors)

@@ -9,6 +9,7 @@ import torch
 
 from shared.errors import BadInput
 from shared.lowrank import TuckerTensor, hooi, hosvd, hosvd_streamed
+from shared.lowrank._utils import mode_dot
 
 DTYPES = [torch.float32, torch.float64, torch.complex64, torch.complex128]
 SHAPE, RANKS = (10, 12, 14), (3, 4, 5)
@@ -271,3 +272,39 @@ def test_save_h5_writes_units(tmp_path):
             assert f["tucker/core"].attrs["unit"] == core_unit
             assert [f["tucker/factors"][str(n)].attrs["unit"] for n in range(3)] == ["1", "1", "1"]
             np.testing.assert_array_equal(f["tucker/core"][()], t.core.numpy())
+
+
+def noisy_tensor(shape=(20, 30, 250), ranks=(5, 6, 8), noise=0.6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(ranks, dtype=torch.float64, generator=g)
+    for n, (size, r) in enumerate(zip(shape, ranks)):
+        X = mode_dot(X, torch.randn(size, r, dtype=torch.float64, generator=g), n)
+    E = torch.randn(shape, dtype=torch.float64, generator=g)
+    return X + E * (noise * torch.linalg.vector_norm(X) / torch.linalg.vector_norm(E))
+
+
+@pytest.mark.parametrize("order", [None, (2, 1, 0)])
+@pytest.mark.parametrize("energy", [0.5, 0.9, 0.99])
+def test_sequential_energy_bound_and_minimal_ranks(energy, order):
+    # rel_err^2 <= 1 - energy (it was 0.86 at energy 0.5 on this kind of tensor),
+    # and each mode's rank is the smallest one whose discarded energy, from
+    # numpy's SVD of the partly projected tensor, fits (1 - energy) ||X||^2 / 3.
+    X = noisy_tensor()
+    t = hosvd(X, energy=energy, sequential=True, order=order)
+    assert t.rel_error(X) ** 2 <= (1 - energy) * (1 + 1e-9)
+    budget = (1 - energy) * float(torch.linalg.vector_norm(X)) ** 2 / 3
+    Y = X.numpy()
+    for n in order or (0, 1, 2):
+        s2 = np.linalg.svd(np.moveaxis(Y, n, 0).reshape(Y.shape[n], -1), compute_uv=False) ** 2
+        tail = np.concatenate([np.cumsum(s2[::-1])[::-1], [0.0]])  # tail[r] = energy past rank r
+        r = t.rank[n]
+        assert tail[r] <= budget * (1 + 1e-9)
+        assert r == 1 or tail[r - 1] > budget
+        U = t.factors[n].numpy()
+        Y = np.moveaxis(np.tensordot(U.conj().T, Y, axes=([1], [n])), 0, n)
+
+
+def test_plain_hosvd_energy_bound():
+    X = noisy_tensor()
+    for energy in (0.5, 0.9):
+        assert hosvd(X, energy=energy).rel_error(X) ** 2 <= 3 * (1 - energy)
