@@ -429,6 +429,11 @@ def hosvd_streamed(
     HOSVD's (the core is ``Y x_axis U_axis^H`` and its norm is maximal over
     ``U_axis``).  Memory: one block plus ``I_axis * prod(R_n)`` entries.
 
+    Why two passes: the projection of pass 2 needs the factors, which depend
+    on every block, so an exact HOSVD cannot read each block only once
+    without keeping the blocks; a one-pass method would be a randomized
+    sketch (Sun, Guo, Luo, Tropp, Udell 2020), approximate rather than exact.
+
     Parameters
     ----------
     dataset : h5py.Dataset, numpy array or torch.Tensor
