@@ -195,9 +195,9 @@ def training_rows(Z: torch.Tensor, m: int, mix: float, seed: int) -> tuple[torch
     Leverage over the centred features oversamples rare spectra (small
     units), mixed with ``mix`` of uniform. When the centred features carry no
     variance (every row the same spectral shape: one band's log-ratios, a
-    constant scene) the leverage scores are 0/0 = NaN; the rows are then
-    drawn uniformly (the second return value says which: ``"leverage"`` or
-    ``"uniform"``).
+    constant scene) the core's leverage scores are all zero (rank 0; NaN
+    before the core handled that case); the rows are then drawn uniformly
+    (the second return value says which: ``"leverage"`` or ``"uniform"``).
     """
     Zc = (Z - Z.mean(0)).double()
     scores = leverage_scores(Zc, seed=seed)

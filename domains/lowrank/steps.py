@@ -150,7 +150,7 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
 
         seconds, tt = timed(decompose, x)
         ranks = list(tt.core.shape)
-        tt.save_h5(ctx.results_h5, "tucker")
+        tt.save_h5(ctx.results_h5, "tucker", unit="same as input")
         kind = f"truncated {cfg.algorithm.upper()}"
     return {"ranks": ranks, "decompose_s": seconds, "kind": kind}
 
