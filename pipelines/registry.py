@@ -54,7 +54,7 @@ REGISTRY: dict[str, Entry] = {
     "lowrank": Entry("lowrank", "domains.lowrank:SPEC", "pipelines.lowrank:lowrank_flow",
                      "domains.lowrank.config:LowrankConfig"),
     "isac": Entry("isac", "domains.isac.steps:SPEC", "pipelines.isac:isac_flow",
-                  "domains.isac.config:IsacConfig"),
+                  "domains.isac.config:IsacConfig", check="domains.isac.checks:check"),
     "mri": Entry("mri", "domains.mri.steps:SPEC", "pipelines.mri:mri_flow", "domains.mri.config:MriConfig"),
     "ecog": Entry("ecog", "domains.ecog.steps:SPEC", "pipelines.ecog:ecog_flow",
                   "domains.ecog.config:EcogConfig", check="domains.ecog.io:check_input"),

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from domains.isac import figures
+from domains.isac import checks
 from domains.isac.baselines import esprit3d, fft3d, sequential
 from domains.isac.config import PROFILES, IsacConfig
 from domains.isac.crb import crb_mu, plugin_standard_errors
 from domains.isac.evaluate import monte_carlo, range_doppler_map, runtime_scaling, snr_threshold
-from domains.isac.io import check_csi, load_csi
+from domains.isac.io import check_csi, load_csi, with_radar
 from domains.isac.physics import OFDMRadar
 from domains.isac.plain import plain
 from domains.isac.plain.compress import check_factors, compress
@@ -88,7 +89,7 @@ def estimators(cfg: IsacConfig, compression: tuple[str, tuple[int, int, int]],
 
 
 # ------------------------------------------------------------------------- check
-def check(data: str | None, dataset: str | None, cfg: IsacConfig) -> None:
+def check_inputs(data: str | None, dataset: str | None, cfg: IsacConfig, header: dict | None = None) -> None:
     """Header-level validation before Prefect starts and before any run directory exists.
 
     ``--data``: the HDF5 file, dataset, dtype, rank, non-zero sizes, numeric
@@ -98,7 +99,7 @@ def check(data: str | None, dataset: str | None, cfg: IsacConfig) -> None:
     generator. Simulated scenarios: factors and bands against the scenario's radar.
     """
     if data:
-        info = check_csi(data)
+        info = with_radar(header) if header is not None else check_csi(data)  # header: the light check's
         radar = info["radar"]
         method, factors = _compression(cfg, None)
         if cfg.n_targets is not None:
@@ -451,5 +452,5 @@ SPEC = DomainSpec(
     name="isac",
     summary="PLAIN tensor parameter estimation for OFDM radar against the CRB and baselines",
     config=IsacConfig, profiles=PROFILES,
-    ingest=ingest, reduce=reduce, model=model, evaluate=evaluate, check=check,
+    ingest=ingest, reduce=reduce, model=model, evaluate=evaluate, check=checks.check,
 )

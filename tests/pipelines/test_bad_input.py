@@ -229,10 +229,17 @@ def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports(tmp_pa
                 "print(rc, heavy)\n")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.stdout.strip() == "2 []", (name, out.stdout, out.stderr)
-    bad = tmp_path / "bad.npz"  # a header-level data error: the light check alone, no torch
-    bad.write_text("not a zip archive")
-    code = ("import sys\nfrom pipelines.cli import main\n"
-            f"rc = main(['run', 'ecog', '--data', {str(bad)!r}, '--out', {str(tmp_path)!r}])\n"
-            "print(rc, sorted(m for m in ('torch', 'prefect') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "2 []", out.stdout + out.stderr
+    import h5py
+    import numpy as np
+
+    bad_npz = tmp_path / "bad.npz"  # header-level data errors: the light checks alone, no torch
+    bad_npz.write_text("not a zip archive")
+    real_csi = tmp_path / "real.h5"
+    with h5py.File(real_csi, "w") as fh:
+        fh["csi"] = np.ones((4, 8, 8), np.float32)
+    for name, bad in (("ecog", bad_npz), ("isac", real_csi)):
+        code = ("import sys\nfrom pipelines.cli import main\n"
+                f"rc = main(['run', {name!r}, '--data', {str(bad)!r}, '--out', {str(tmp_path)!r}])\n"
+                "print(rc, sorted(m for m in ('torch', 'prefect') if m in sys.modules))\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.stdout.strip() == "2 []", (name, out.stdout + out.stderr)
