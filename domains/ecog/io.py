@@ -118,12 +118,13 @@ def _srate(where: str, d: dict) -> float:
     return float(a[0])
 
 
-def _check_npz_record(where: str, d: dict, hg_band) -> None:
-    """Keys, rate, a 2-D finite numeric ``V``, cues inside ``V`` (raises BadInput naming the key)."""
+def _check_npz_record(where: str, d: dict, hg_band) -> float:
+    """Keys, rate, a 2-D finite numeric ``V``, cues inside ``V`` (raises BadInput naming the key); the rate, Hz."""
     missing = [k for k in NPZ_KEYS if k not in d]
     if missing:
         raise BadInput(where, f"missing keys {missing}")
-    check_sfreq(f"{where}:srate", _srate(where, d), hg_band)
+    sfreq = _srate(where, d)
+    check_sfreq(f"{where}:srate", sfreq, hg_band)
     V = _numeric(f"{where}:V", d["V"])
     if V.ndim != 2:
         raise BadInput(f"{where}:V", f"expected time x channels (2-D), found shape {V.shape}")
@@ -142,6 +143,7 @@ def _check_npz_record(where: str, d: dict, hg_band) -> None:
     if not (np.isfinite(on).all() and on.min() >= 0 and on.max() < V.shape[0]):
         raise BadInput(f"{where}:t_on", f"cue onsets {on.min():g}..{on.max():g} outside V's {V.shape[0]} samples "
                                         "(t_on are sample indices)")
+    return sfreq
 
 
 def _npz_raw(d: dict) -> mne.io.RawArray:
@@ -362,8 +364,8 @@ def check_input(data: str | None, dataset: str | None, cfg) -> None:
         parts: dict[str, dict[str, int]] = {}
         for pid, block, d in _npz_records(data, ic.allow_pickle):
             where = f"{data}:{pid}/{block}"
-            _check_npz_record(where, d, ic.hg_band_hz)  # the records hold the arrays already
-            codes, on, sfreq = np.asarray(d["stim_id"]).ravel(), np.asarray(d["t_on"]).ravel(), _srate(where, d)
+            sfreq = _check_npz_record(where, d, ic.hg_band_hz)  # the records hold the arrays already
+            codes, on = np.asarray(d["stim_id"]).ravel(), np.asarray(d["t_on"]).ravel()
             _class_counts(where, codes, n_folds)
             check_epoch_spacing(f"{where}:t_on", on[np.isin(codes, [TONGUE, HAND])], sfreq, ic.epoch_s)
             check_rates(f"{where}:srate", sfreq, cfg)

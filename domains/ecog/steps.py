@@ -32,7 +32,7 @@ from domains.ecog.screen import screen_cv, warm_umap
 from domains.ecog.simulate import Participant, generate
 from shared.domain import DomainSpec
 from shared.errors import BadInput
-from shared.manifests import get_manifest, sha256_file
+from shared.manifests import sha256_file
 from shared.progress import progress
 from shared.runs import RunContext, write_array
 from shared.timing import measure
@@ -77,11 +77,7 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     if ctx.data:
         parts = io.load_participants(ctx.data, icfg)
         data = {"source": str(ctx.data), "sha256": sha256_file(ctx.data), "synthetic": False}
-    else:
-        if ctx.dataset:
-            m = get_manifest(ctx.dataset)
-            if m.domain != "ecog" or m.access != "embedded":
-                raise BadInput(f"--dataset {ctx.dataset}", "not an embedded ecog dataset; use --data FILE")
+    else:  # --dataset was checked by io.check_input (spec.check) before the run began
         parts = simulated(icfg, ctx.seed)
         data = {"source": f"simulated: {len(parts)} participants, gains "
                           f"{[round(p.gain, 3) for p in parts]}", "sha256": None, "synthetic": True}

@@ -36,7 +36,7 @@ import torch
 from domains.geo.autoencoders import DenseAE, StackedAE, restart_seed, train_ae, train_restarts
 from domains.geo.config import ReduceConfig
 from domains.geo.io import CLEAR, VALID
-from shared.lowrank import PCA, leverage_sample, leverage_scores
+from shared.lowrank import PCA, leverage_sample
 
 
 @dataclass
@@ -195,17 +195,12 @@ def training_rows(Z: torch.Tensor, m: int, mix: float, seed: int) -> tuple[torch
     Leverage over the centred features oversamples rare spectra (small
     units), mixed with ``mix`` of uniform. When the centred features carry no
     variance (every row the same spectral shape: one band's log-ratios, a
-    constant scene) the core's leverage scores are all zero (rank 0; NaN
-    before the core handled that case); the rows are then drawn uniformly
-    (the second return value says which: ``"leverage"`` or ``"uniform"``).
+    constant scene) the core finds no leverage anywhere and draws uniformly.
+    The second return value says which: ``"uniform"`` when every row had the
+    same probability (equal weights), else ``"leverage"``.
     """
-    Zc = (Z - Z.mean(0)).double()
-    scores = leverage_scores(Zc, seed=seed)
-    if bool(torch.isfinite(scores).all()) and float(scores.sum()) > 0:
-        idx, _ = leverage_sample(Zc, m, seed=seed, mix=mix, replace=False)
-        return idx, "leverage"
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randperm(Z.shape[0], generator=gen)[:m], "uniform"
+    idx, w = leverage_sample((Z - Z.mean(0)).double(), m, seed=seed, mix=mix, replace=False)
+    return idx, "uniform" if bool((w == w[0]).all()) else "leverage"
 
 
 def _fit_improved(sample, flags, cfg: ReduceConfig, red_nir, seed: int, D: int) -> FittedMethod:
