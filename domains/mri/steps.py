@@ -24,6 +24,7 @@ from domains.mri import checkpoint as ckpt
 from domains.mri import figures
 from domains.mri.coils import coil_basis, compress, n_virtual
 from domains.mri.config import PROFILES, MriConfig
+from domains.mri.checks import build_varnet, check
 from domains.mri.cs import lambda_for, tune_lambda, tv_recon, wavelet_recon
 from domains.mri.data import MaskPool, stack
 from domains.mri.embedded import SOURCE, mni_volume, slice_positions, split_positions, write_split
@@ -35,7 +36,7 @@ from domains.mri.operators import zero_filled
 from domains.mri.train import reconstruct, train
 from shared.domain import DomainSpec
 from shared.errors import BadInput
-from shared.manifests import get_manifest, sha256_file
+from shared.manifests import sha256_file
 from shared.progress import status
 from shared.runs import RunContext, write_array
 
@@ -58,53 +59,6 @@ def _spaced(items: list[int], n: int) -> list[int]:
         return list(items)
     idx = np.linspace(0, len(items) - 1, n).round().astype(int)
     return [items[i] for i in idx]
-
-
-# ------------------------------------------------------------------------ check
-def check(data: str | None, dataset: str | None, cfg: MriConfig) -> None:
-    """Header-level checks before Prefect: the file, its k-space and mask, the checkpoints."""
-    if data:
-        check_file(data)
-        if not cfg.model.checkpoint:
-            raise BadInput("model.checkpoint", "inference on --data needs a trained operator: run `lowdim run mri` "
-                                               "and pass --set model.checkpoint=<run>/model/operator.pt")
-    if dataset:
-        m = get_manifest(dataset)
-        if m.domain != "mri" or m.access != "embedded":
-            raise BadInput(f"--dataset {dataset}", "not an embedded mri dataset; use --data FILE.h5")
-    ic, mc = cfg.ingest, cfg.model
-    if mc.varnet_checkpoint and not mc.checkpoint:
-        raise BadInput("--set model.varnet_checkpoint", "needs model.checkpoint too (without it both models "
-                                                        "are trained and this checkpoint would be ignored)")
-    if cfg.evaluate.cs_wavelet:
-        import pywt
-
-        if cfg.evaluate.cs_wavelet_name not in pywt.wavelist(kind="discrete"):
-            raise BadInput("--set evaluate.cs_wavelet_name", f"{cfg.evaluate.cs_wavelet_name!r} is not a discrete "
-                                                             "wavelet PyWavelets knows (e.g. db4, sym8, haar)")
-    if not data:  # each U-Net level halves the grid; the coarsest must keep at least 2 x 2 pixels
-        for n in [ic.size, *ic.extra_train_sizes]:
-            for key, pools in (("model.pools", mc.pools), ("model.kno_pools", mc.kno_pools)):
-                coarsest = -(-n // 2 ** pools)  # the U-Net pads to a multiple of 2^pools
-                if coarsest < 2:
-                    raise BadInput(f"--set {key}", f"{pools} pooling levels leave {coarsest} pixel of the "
-                                                   f"{n} x {n} grid; use at most {max(0, (n - 1).bit_length() - 1)}")
-    for n in ic.extra_train_sizes:
-        if n < 16 or (ic.twice_resolution and n >= 2 * ic.size):
-            raise BadInput("ingest.extra_train_sizes", f"{n}: extra training sizes must be >= 16 and below the "
-                                                       f"2x test resolution ({2 * ic.size}), so that stays unseen")
-    # rebuild and load strictly (on CPU, cheap): a checkpoint whose arguments or weights do not fit
-    # fails here, not in the model step after Prefect started
-    if cfg.model.checkpoint:
-        _, ck = ckpt.load_model(cfg.model.checkpoint, ARCH, NOVarNet, "model.checkpoint")
-        ref = int(ck["kwargs"].get("ref_size", ic.size))
-        if not data and ref != ic.size:  # the simulated data keep one field of view: size is pixel density
-            raise BadInput("--set ingest.size", f"{ic.size}, but model.checkpoint was trained at {ref} x {ref}; "
-                                                f"use ingest.size={ref} (the flow's 2x test covers {2 * ref})")
-    if cfg.model.varnet_checkpoint:
-        from domains.mri.varnet import ARCH as VN_ARCH
-
-        ckpt.load_model(cfg.model.varnet_checkpoint, VN_ARCH, _build_varnet, "model.varnet_checkpoint")
 
 
 # ------------------------------------------------------------------------ ingest
@@ -184,12 +138,6 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- model
-def _build_varnet(cascades: int, features: list[int]):
-    from domains.mri.varnet import VarNet
-
-    return VarNet(cascades, features)
-
-
 def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Train (or load) the operator and VarNet; adapt with FLoRA and full fine-tuning."""
     cfg = _cfg(ctx)
@@ -210,7 +158,7 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         if mc.varnet_checkpoint:
             from domains.mri.varnet import ARCH as VN_ARCH
 
-            ckpt.load_model(mc.varnet_checkpoint, VN_ARCH, _build_varnet, "model.varnet_checkpoint")
+            ckpt.load_model(mc.varnet_checkpoint, VN_ARCH, build_varnet, "model.varnet_checkpoint")
             rec["varnet"] = str(mc.varnet_checkpoint)
         rec["n_params"] = sum(p.numel() for p in op.parameters())
         return rec
@@ -245,7 +193,7 @@ def model(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
         from domains.mri.varnet import ARCH as VN_ARCH
 
         torch.manual_seed(ctx.seed)
-        vn = _build_varnet(mc.varnet_cascades, list(mc.varnet_features))
+        vn = build_varnet(mc.varnet_cascades, list(mc.varnet_features))
         status("mri model: training VarNet")
         h_vn = train(vn, tr.kspace, tr.target, lr=mc.lr, desc="VarNet", **common)
         rec["varnet"] = str(ckpt.save(mdir / "varnet.pt", vn, VN_ARCH,
@@ -352,7 +300,7 @@ def _evaluate(ctx: RunContext, cfg: MriConfig, prev: dict[str, dict]) -> dict[st
     if mod.get("varnet"):
         from domains.mri.varnet import ARCH as VN_ARCH
 
-        vn, _ = ckpt.load_model(mod["varnet"], VN_ARCH, _build_varnet, "model.varnet_checkpoint")
+        vn, _ = ckpt.load_model(mod["varnet"], VN_ARCH, build_varnet, "model.varnet_checkpoint")
         vn.to(dev).eval()
     test = read_fastmri(files["test"])
     if ing["kind"] == "user":

@@ -237,7 +237,10 @@ def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports(tmp_pa
     real_csi = tmp_path / "real.h5"
     with h5py.File(real_csi, "w") as fh:
         fh["csi"] = np.ones((4, 8, 8), np.float32)
-    for name, bad in (("ecog", bad_npz), ("isac", real_csi)):
+    real_kspace = tmp_path / "real_kspace.h5"  # fastMRI k-space must be complex
+    with h5py.File(real_kspace, "w") as fh:
+        fh["kspace"] = np.ones((2, 4, 16, 16), np.float32)
+    for name, bad in (("ecog", bad_npz), ("isac", real_csi), ("mri", real_kspace)):
         code = ("import sys\nfrom pipelines.cli import main\n"
                 f"rc = main(['run', {name!r}, '--data', {str(bad)!r}, '--out', {str(tmp_path)!r}])\n"
                 "print(rc, sorted(m for m in ('torch', 'prefect') if m in sys.modules))\n")
