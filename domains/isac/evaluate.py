@@ -69,7 +69,9 @@ def _run_trials(fn: Callable, Y: Tensor, n_targets: int | None, device: torch.de
     An estimator with a ``batch`` form (:class:`domains.isac.types.BatchedEstimator`)
     gets the whole chunk in one call; the others trial by trial. The seconds
     (device synchronised) go to ``acc["seconds"]``; a failing trial is scored
-    as an empty estimate and counted in ``acc["errors"]``, never fatal.
+    as an empty estimate and counted in ``acc["errors"]``, never fatal. A
+    failing batch call is counted in ``acc["batch_errors"]`` (its first
+    message in ``acc["first_batch_error"]``) and the chunk is re-run trial by trial.
     """
     empty = torch.zeros((0, 3), dtype=torch.float64)
 
@@ -87,8 +89,10 @@ def _run_trials(fn: Callable, Y: Tensor, n_targets: int | None, device: torch.de
             _sync(device)
             acc["seconds"] += time.perf_counter() - t0
             return [e.mu.detach().to("cpu", torch.float64) for e in ests]
-        except Exception:  # fall back to single trials, which score their own errors
-            pass
+        except Exception as err:  # fall back to single trials, which score their own errors
+            # recorded, not silent: a batch form that fails only on one device (CUDA) must show
+            acc["batch_errors"] += 1
+            acc["first_batch_error"] = acc["first_batch_error"] or f"{type(err).__name__}: {err}"
     out = []
     for t in range(Y.shape[0]):
         _sync(device)
@@ -171,7 +175,9 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
         (all gated pairs), ``rmse_mu_per_target`` ([K][3] per SNR, successful
         trials), ``p_correct_order``, ``p_success``, ``n_success``,
         ``mean_misses``, ``mean_false``, ``ospa_cells``, ``runtime_s``,
-        ``n_errors`` and ``first_error``. ``crb`` has ``rmse_mu``,
+        ``n_errors`` and ``first_error`` (trials whose estimator raised),
+        ``n_batch_errors`` and ``first_batch_error`` (batch calls that raised
+        and were re-run trial by trial). ``crb`` has ``rmse_mu``,
         ``rmse_physical`` and ``rmse_mu_per_target`` lists. With a radar,
         ``physical_true`` and ``limits`` are added.
     """
@@ -204,7 +210,7 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
     keys = ("rmse_mu", "rmse_mu_per_target", "rmse_mu_matched", "rmse_physical",
             "rmse_physical_matched",
             "p_correct_order", "p_success", "n_success", "mean_misses", "mean_false",
-            "ospa_cells", "runtime_s", "n_errors", "first_error")
+            "ospa_cells", "runtime_s", "n_errors", "first_error", "n_batch_errors", "first_batch_error")
     for name in estimators:
         out["methods"][name] = {k: [] for k in keys}
 
@@ -228,7 +234,8 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
                       "sq_target": torch.zeros(K, 3, dtype=torch.float64),
                       "n_pairs": 0, "n_pairs_all": 0, "order": 0, "success": 0,
                       "misses": 0, "false": 0, "ospa": 0.0, "seconds": 0.0,
-                      "errors": 0, "first_error": ""} for name in estimators}
+                      "errors": 0, "first_error": "", "batch_errors": 0, "first_batch_error": ""}
+               for name in estimators}
         for c0 in range(0, int(n_trials), chunk):
             n_c = min(chunk, int(n_trials) - c0)
             Y = simulate_tensor(mu.to(real), gains, shape, float(snr), n_trials=n_c,
@@ -277,6 +284,8 @@ def monte_carlo(estimators: dict[str, Callable], mu: Tensor, gains: Tensor,
             r["runtime_s"].append(a["seconds"] / n)
             r["n_errors"].append(a["errors"])
             r["first_error"].append(a["first_error"])
+            r["n_batch_errors"].append(a["batch_errors"])
+            r["first_batch_error"].append(a["first_batch_error"])
         if progress is not None:
             progress(f"snr {float(snr):g} dB done")
     return out

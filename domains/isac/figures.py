@@ -162,6 +162,22 @@ def _below_bound_notes(mc: dict, i: int) -> list[str]:
     return ["Below a bound:", ""] + notes + [""]
 
 
+def _failure_notes(mc: dict) -> list[str]:
+    """Report lines for estimator calls that raised during the Monte Carlo (none: no lines)."""
+    lines = []
+    for name, r in mc["methods"].items():
+        n_err, n_batch = sum(r.get("n_errors", [])), sum(r.get("n_batch_errors", []))
+        if n_err:
+            first = next(e for e in r["first_error"] if e)
+            lines.append(f"- **{name}: {n_err} trial(s) raised** and were scored as empty estimates; "
+                         f"first: `{first}`")
+        if n_batch:
+            first = next(e for e in r["first_batch_error"] if e)
+            lines.append(f"- **{name}: {n_batch} batch call(s) raised** and were re-run trial by trial; "
+                         f"first: `{first}`")
+    return ["## Estimator failures", "", *lines, ""] if lines else []
+
+
 def report(ing: dict, red: dict, mod: dict, mc: dict, scal: list[dict], metrics: dict,
            i: int) -> str:
     """The run's markdown summary."""
@@ -200,6 +216,7 @@ def report(ing: dict, red: dict, mod: dict, mc: dict, scal: list[dict], metrics:
               "shared.timing.measure, warm-up + median of repeats (joint ESPRIT: one cold call, no warm-up, "
               "as its seconds dwarf a warm-up's effect).", "",
               *_below_bound_notes(mc, i),
+              *_failure_notes(mc),
               "## Runtime against size (median seconds per estimate; `_batch`: a batch of trials, per estimate)",
               "", "| method | shape | median s | repeats |", "|---|---|---|---|"]
     for r in scal:

@@ -402,6 +402,10 @@ def _method_metrics(mc: dict, name: str, i: int, crb: list[float], tied: list[fl
     out["mean_false_targets"] = float(r["mean_false"][i])
     out["ospa_cells"] = float(r["ospa_cells"][i])
     out["mc_seconds_per_estimate"] = float(r["runtime_s"][i])
+    # trials the estimator raised on (scored as empty estimates) and batch calls re-run trial by trial:
+    # a method that fails (say on one device only) shows as a count, not only as a low P(success)
+    out["n_failed_trials"] = float(r["n_errors"][i])
+    out["n_batch_fallbacks"] = float(r["n_batch_errors"][i])
     return {k: v for k, v in out.items() if math.isfinite(v)}
 
 

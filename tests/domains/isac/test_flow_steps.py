@@ -30,6 +30,8 @@ def test_simulated_run_meets_crb_and_writes_outputs(tmp_path):
     m = json.loads((Path(run_dir) / "metrics.json").read_text())
     met = m["metrics"]
     assert met["p_success"] == 1.0 and met["mean_false_targets"] == 0.0
+    assert met["n_failed_trials"] == 0 and met["n_batch_fallbacks"] == 0  # PLAIN's batch form ran clean
+    assert "Estimator failures" not in ev["report"]
     for d in ("angle", "range", "velocity"):
         assert met[f"rmse_over_crb_{d}"] < 2.0, d
         # both bounds are reported; the tied one (the model PLAIN fits) is the lower
