@@ -118,8 +118,7 @@ class FittedMethod:
         if isinstance(enc, torch.nn.Module):
             enc.to(device)
         elif isinstance(enc, PCA):
-            enc.components_ = enc.components_.to(device)
-            enc.mean_ = enc.mean_.to(device)
+            enc.to(device)
         self.scaler = Scaler(self.scaler.lo.to(device), self.scaler.hi.to(device), self.scaler.clip)
         return self
 

@@ -210,6 +210,18 @@ class PCA:
         self._set_from_spectrum(S.to(rd), V[:, :k].mH.to(X.dtype), var, total_var.to(rd), n, d)
         return self
 
+    def to(self, device: torch.device | str) -> "PCA":
+        """Move every fitted tensor (components, mean, spectrum, ``partial_fit`` state) to ``device``; returns ``self``.
+
+        All of them, not only what :meth:`transform` reads: a model saved after
+        ``to("cpu")`` must load on a machine without the training device, and
+        whitening or a later ``partial_fit`` reads the rest.
+        """
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device))
+        return self
+
     # ------------------------------------------------------------ transform
     def _check_fitted(self) -> None:
         if not hasattr(self, "components_"):

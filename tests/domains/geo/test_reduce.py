@@ -6,7 +6,7 @@ import torch
 
 from domains.geo.config import ReduceConfig
 from domains.geo.io import CLEAR, VALID
-from domains.geo.reduce import FittedMethod, fit_methods
+from domains.geo.reduce import FittedMethod, Scaler, fit_methods
 
 
 def test_codes_are_encoded_in_infer_batch_chunks(monkeypatch):
@@ -39,3 +39,15 @@ def test_improved_mode_without_spectral_variance_samples_uniformly():
     assert torch.isfinite(fit.codes(sample)).all()
     idx, how = training_rows(torch.rand(300, 4, generator=g), 200, 0.5, 0)  # spectra that vary: leverage
     assert how == "leverage" and len(set(idx.tolist())) == 200
+
+
+def test_fitted_pca_moves_whole():
+    """``FittedMethod.to`` moves the whole PCA (its spectrum too), so a saved model holds no device tensor."""
+    from shared.lowrank import PCA
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(200, 7, generator=g, dtype=torch.float64)
+    fm = FittedMethod("pca", Scaler(torch.zeros(7), torch.ones(7)), PCA(n_components=2).fit(X), False)
+    fm.to("meta")
+    left = [k for k, v in vars(fm.encoder).items() if isinstance(v, torch.Tensor) and v.device.type != "meta"]
+    assert left == [] and fm.scaler.lo.device.type == "meta"

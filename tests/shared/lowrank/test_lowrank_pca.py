@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -128,3 +130,16 @@ def test_float_one_is_all_the_variance():
         assert torch.allclose(p.inverse_transform(p.transform(Xd)), Xd, atol=tol)
         assert PCA(n_components=1.0).partial_fit(Xd[:120]).partial_fit(Xd[120:]).n_components_ == want
     assert PCA(n_components=1).fit(X).n_components_ == 1  # the int 1 is still one component
+
+
+def test_to_moves_every_fitted_tensor_and_keeps_the_answer():
+    X = data(n=120, d=12)
+    for fitted in (PCA(n_components=3, whiten=True).fit(X),
+                   PCA(n_components=3).partial_fit(X[:60]).partial_fit(X[60:])):
+        ref = fitted.transform(X)
+        moved = copy.deepcopy(fitted).to("meta")  # a device with no data: a tensor left behind stays on cpu
+        tensors = {k: v for k, v in vars(moved).items() if isinstance(v, torch.Tensor)}
+        assert "explained_variance_" in tensors and all(v.device.type == "meta" for v in tensors.values()), \
+            {k: v.device.type for k, v in tensors.items()}
+        assert fitted.to("cpu") is fitted
+        torch.testing.assert_close(fitted.transform(X), ref, rtol=0, atol=0)
