@@ -66,7 +66,8 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
     ----------
     model : nn.Module
     kspace : Tensor (S, C, H, W) complex
-        Fully sampled training k-space (CPU; batches move to ``device``).
+        Fully sampled training k-space, on any device: it moves to ``device``
+        once, so augmentation, coil maps and masking of every batch run there.
     target : Tensor (S, H, W)
     steps, batch : int
     lr : float
@@ -94,8 +95,12 @@ def train(model: nn.Module, kspace: Tensor, target: Tensor, *, steps: int, batch
         training run, as ``bench/mri.py --gap-study`` does); it may switch the
         model to eval mode and change its grid, both are restored here.
     """
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(seed))  # CPU draws: the same stream on every device
     masks = MaskPool() if masks is None else masks
+    # the volumes move once, not each batch: preparing a batch on the CPU (FFTs, coil maps) would
+    # otherwise dominate a GPU step at full size
+    kspace, target = kspace.to(device), target.to(device)
+    extra = [(k.to(device), t.to(device), d) for k, t, d in extra]
     model.to(device).train()
     ssim_loss = make_loss(device)
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
