@@ -129,15 +129,16 @@ def _loss(model: DenseAE, xb: torch.Tensor, l1: float) -> torch.Tensor:
 def _epoch(model: DenseAE, opt, X: torch.Tensor, batch_size: int, l1: float, gen) -> float:
     n = X.shape[0]
     perm = torch.randperm(n, generator=gen).to(X.device)
-    total = 0.0
+    # summed on the device in float64 (what a Python float sums in): no host sync per mini-batch
+    total = torch.zeros((), dtype=torch.float64, device=X.device)
     for s in range(0, n, batch_size):
         xb = X[perm[s:s + batch_size]]
         loss = _loss(model, xb, l1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += float(loss.detach()) * xb.shape[0]
-    return total / n
+        total += loss.detach().double() * xb.shape[0]
+    return float(total) / n
 
 
 class _Lockstep(nn.Module):
@@ -203,14 +204,14 @@ def train_lockstep(models: Sequence[DenseAE], X: torch.Tensor, epochs: int, batc
     history = []
     for _ in progress(range(int(epochs)), desc=desc, unit="epoch"):
         perm = torch.randperm(n, generator=gen).to(X.device)
-        total = torch.zeros(R, dtype=torch.float64)
+        total = torch.zeros(R, dtype=torch.float64, device=X.device)  # on the device: no sync per batch
         for s in range(0, n, batch_size):
             xb = Xr[:, perm[s:s + batch_size]]
             losses = net.loss(xb, l1)
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()
             opt.step()
-            total += losses.detach().double().cpu() * xb.shape[1]
+            total += losses.detach().double() * xb.shape[1]
         history.append((total / n).tolist())
     net.write_back()
     for m in models:
