@@ -211,6 +211,7 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int,
         run_dir, ev = execute(SPEC, caller, out=str(workdir / "runs"), device=device, seed=seed,
                               sets=["reduce.methods=[pca,sae,improved]"])
         cfg = GeoConfig.model_validate(seen["ctx"].config)
+        dev = torch.device(seen["ctx"].device)  # the resolved device the flow ran on
         rc, mc = cfg.reduce, cfg.model
         ing = seen["ingest"]
 
@@ -224,8 +225,9 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int,
             D = len(Product.from_dict(sc["product"]).bands)
             h5p = Path(run_dir) / "results.h5"
             with h5py.File(h5p, "r") as h5:
-                rho = torch.from_numpy(h5[f"{name}/sample/rho"][()])
-                flags = torch.from_numpy(h5[f"{name}/sample/flags"][()])
+                # on the run's device, as the flow's reduce and model steps hold them
+                rho = torch.from_numpy(h5[f"{name}/sample/rho"][()]).to(dev)
+                flags = torch.from_numpy(h5[f"{name}/sample/flags"][()]).to(dev)
                 vmin = torch.from_numpy(h5[f"{name}/band_min"][()])
                 vmax = torch.from_numpy(h5[f"{name}/band_max"][()])
             Xp, minmax = paper_training_rows(rho, vmin, vmax, rc.train_pixels, seed)  # as reduce.fit_methods
@@ -254,7 +256,7 @@ def bench_restarts(device: str, workdir: Path, seeds: list[int], restarts: int,
                 first = len(rows)
                 for r, (sae, _) in enumerate(starts):
                     rows.append(_score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed,
-                                             n_units, ref_nodata, sae))
+                                             n_units, ref_nodata, sae, dev))
                     flow_t = ev["table"][name]["methods"]
                     rows[-1].update({"sensor": name, "train_s": train_s,
                                      "flow_sae_acc": flow_t["sae"]["matching_accuracy"],
@@ -276,7 +278,7 @@ def _consensus(rs: list[dict]) -> None:
 
 
 def _score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixed, n_units, ref_nodata,
-                 sae) -> dict:
+                 sae, dev) -> dict:
     """One trained stacked AE: its label-free figures and its scores."""
     from domains.geo.evaluate import score_tile
     from domains.geo.majority import majority_filter
@@ -291,13 +293,13 @@ def _score_start(r, seed, rc, mc, Xp, minmax, rho, flags, stack, fimg, ref, fixe
     # that partition itself (for the consensus between starts)
     z = sae.encode(Xp)
     crit.update(partition_indices(z, mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed))
-    crit["labels"] = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(z.double()).labels_.numpy()
+    crit["labels"] = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(z.double()).labels_.cpu().numpy()
     m = FittedMethod("sae", minmax, sae, False)
     keep = m.keep(rho, flags)
     codes = m.codes(rho[keep])
     fit = fit_sample(codes, mc.fit_pixels, seed)  # as the model step
     km = KMeans(mc.k, n_init=mc.n_init, max_iter=mc.max_iter, seed=seed).fit(fit)
-    lab = label_tile(stack, fimg, {"sae": m}, {"sae": km}, "cpu")["sae"]
+    lab = label_tile(stack, fimg, {"sae": m}, {"sae": km}, dev)["sae"]  # numpy labels, as the model step's
     lab = majority_filter(lab, mc.majority_size, mc.k, LABEL_NODATA)
     part = score_tile(ref, {**fixed, "sae": lab}, stack, n_units, {"pca": mc.k, "improved": mc.k,
                                                                    "sae": mc.k}, ref_nodata)

@@ -21,10 +21,10 @@
 # the names it saved against the list. Versions are pinned to this checkout's venv (`.venv/bin/pip freeze`).
 #
 # The bundles: the working tree travels with its carried paths, at most 64 MiB per call. All wheels
-# together are ~75 MB (rasterio alone 36 MB), so they are split by part: .whl_a/ (everything but
-# rasterio's stack; part1: CUDA tests of all domains but geo, and the lowrank/isac/ecog/mri benches)
-# and .whl_b/ (pydantic, tensorly and rasterio's stack; part2: geo's tests and bench). Each part
-# carries one bundle; the script refuses a bundle that would not fit beside the tracked tree.
+# together are ~75 MB (rasterio alone 36 MB), so they are split by part of bench/gpu_check.sh, each
+# bundle holding all that its part imports: .whl_a/ (pydantic, tensorly, monai, PyWavelets, nilearn;
+# part1: lowrank, isac, mri) and .whl_b/ (pydantic, tensorly, rasterio's and ecog's stacks; part2: geo,
+# ecog). Each part carries one bundle; the script refuses a bundle that would not fit beside the tree.
 #
 # Pure-python wheels (py3-none-any) match with the manylinux --platform flags: pip always accepts the
 # 'any' platform, so one `pip download --no-deps --only-binary=:all:` call fetches both kinds; --no-deps
@@ -47,11 +47,11 @@ FREEZE=${FREEZE:-.venv/bin/pip freeze}
 LIMIT=$((64 * 1024 * 1024))
 
 CORE="pydantic pydantic-core annotated-types typing-inspection typing-extensions tensorly"
-A="$CORE mne pooch platformdirs decorator pyriemann array-api-compat array-api-extra umap-learn pynndescent
-   monai PyWavelets nilearn nibabel"
-B="$CORE rasterio affine cligj click-plugins"
+A="$CORE monai PyWavelets nilearn nibabel"
+B="$CORE rasterio affine cligj click-plugins mne pooch platformdirs decorator pyriemann array-api-compat
+   array-api-extra umap-learn pynndescent"
 # nibabel needs importlib-resources below Python 3.12 only (a validation run here on 3.11)
-if [ "$PYV" = "3.11" ]; then A="$A importlib-resources"; fi
+case "$PYV" in 3.8|3.9|3.10|3.11) A="$A importlib-resources" ;; esac
 
 FROZEN=$($FREEZE)
 pins() {  # NAME... -> NAME==VERSION... from the venv's freeze (names compared as PEP 503 normalises them)

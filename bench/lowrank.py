@@ -199,7 +199,7 @@ def crossover(args, device):
             for meth in ("full", "gram", "randomized"):
                 times[meth], _ = best_time(lambda: svd(A, k, method=meth, seed=0), args.reps, device)
             fastest = min(times, key=times.get)
-            pick = choose_method(m, n, k)
+            pick = choose_method(m, n, k, device=A.device)  # auto's pick on this device (its calibration)
             print(f"  {m:>5d} x {n:<6d} k={k:<4d} {times['full']:8.4f} {times['gram']:8.4f} {times['randomized']:8.4f}"
                   f"   fastest {fastest:<10s} auto {pick:<10s} (auto/fastest {times[pick] / times[fastest]:.2f})",
                   flush=True)
