@@ -54,3 +54,15 @@ def test_config_sections_are_dotted_keys(capsys):
 def test_config_unknown_domain_exits_2(capsys):
     assert main(["config", "geology"]) == 2
     assert "geology" in capsys.readouterr().err
+
+
+def test_a_set_keeps_the_other_preset_keys_of_its_section():
+    """ecog quick presets several `model.*` keys; `--set model.patience=...` changes only that one."""
+    spec = REGISTRY["ecog"].load_spec()
+    preset = spec.profiles["quick"]["model"]
+    assert len(preset) > 2 and preset["max_epochs"] != 7
+    cfg = spec.resolve_config("quick", ["model.max_epochs=7"])
+    assert cfg.model.max_epochs == 7
+    for key, value in preset.items():
+        if key != "max_epochs":
+            assert getattr(cfg.model, key) == value, key

@@ -125,3 +125,11 @@ def test_error_key_has_no_union_branch_tags():
     with pytest.raises(BadInput) as err:
         build_config(Cfg, {}, parse_sets(["model.k=0"]))
     assert str(err.value).startswith("--set model.k:") and "greater than or equal to 1" in str(err.value)
+
+
+def test_a_set_in_a_section_keeps_that_sections_other_preset_keys():
+    # the profile presets `model.epochs`; `--set model.lr=...` must merge into the
+    # section, not replace it (which would drop epochs back to its default 10)
+    cfg = build_config(Sectioned, {"model": {"epochs": 50, "lr": 0.5}, "seed": 3},
+                       parse_sets(["model.lr=0.25"]))
+    assert cfg.model.epochs == 50 and cfg.model.lr == 0.25 and cfg.seed == 3
