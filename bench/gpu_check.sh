@@ -17,7 +17,7 @@
 #     run(command="bash bench/gpu_check.sh part2", carry=[".whl_b"], timeout_s=280)
 #
 # and give_back right after part2. Each part holds its steps to GPU_CHECK_BUDGET seconds counted from
-# its start, the bundle's install included (part1 330 s, part2 230 s): a step gets at most what is
+# its start, the bundle's install included (part1 330 s, part2 240 s): a step gets at most what is
 # left (cut by `timeout`), later ones are listed as skipped, so the call returns inside timeout_s with
 # its log; steps run in priority order (tests first). Device time: ~1.5 min start + 5.5 + 4 min + the
 # transfers, about 11.5 of the session's 15 min. The full log comes back as $OUT/gpu_check_<part>.log.
@@ -34,16 +34,23 @@
 #     bench/geo.py --quick --device cuda --parts kmeans,scene, then --parts restarts (one seed, 2 starts)
 #     bench/ecog.py --quick --device cuda (LSTM-CNN/CNN folds and transfer on the GPU)
 #
-# Here, on a CPU machine, `bench/gpu_check.sh part1 --dry` (with PY= a python that imitates the device,
-# WHL= a cp3XY bundle for it) installs the bundle the same way, collects the tests and runs each bench
-# command's --help and an import of what it loads, so a missing wheel shows before device time is spent.
+# Here, on a CPU machine, `--dry` installs the bundle the same way, collects the tests, imports what
+# each part loads and runs each bench command's --help, so a missing wheel shows before device time is
+# spent. With a bare venv that holds only torch (CPU) and the image's packages that we use:
+#
+#     python3.11 -m venv /tmp/dev && /tmp/dev/bin/pip install 'torch>=2.8,<=2.13.0' numpy scipy \
+#         scikit-learn scikit-image h5py matplotlib pandas numba pyyaml tqdm psutil pytest pytest-xdist \
+#         requests jinja2 packaging threadpoolctl joblib rich typer && \
+#         /tmp/dev/bin/pip uninstall -y pydantic pydantic-core annotated-types typing-inspection
+#     bench/gpu_wheels.sh --python-version 3.11 --dest /tmp/w311      # the bundles' cp311 twins
+#     PY=/tmp/dev/bin/python WHL=/tmp/w311/.whl_a bash bench/gpu_check.sh part1 --dry   # and part2, .whl_b
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 PART=${1:-}
 DRY=0; [ "${2:-}" = "--dry" ] && DRY=1
 case "$PART" in
     part1) WHL=${WHL:-.whl_a}; BUDGET=${GPU_CHECK_BUDGET:-330} ;;
-    part2) WHL=${WHL:-.whl_b}; BUDGET=${GPU_CHECK_BUDGET:-230} ;;
+    part2) WHL=${WHL:-.whl_b}; BUDGET=${GPU_CHECK_BUDGET:-240} ;;
     *) echo "usage: bench/gpu_check.sh part1|part2 [--dry]" >&2; exit 2 ;;
 esac
 PY=${PY:-python3}
