@@ -96,7 +96,29 @@ def test_misses_and_false_targets_are_counted(results):
     assert m["ospa_cells"][0] == pytest.approx(math.sqrt(0.5))
     f = results["methods"]["adds_false"]
     assert f["mean_misses"] == [0.0, 0.0] and f["mean_false"] == [1.0, 1.0]
+    # a false target fails the trial even with every true target found (exactly)
+    assert f["p_success"] == [0.0, 0.0] and f["n_success"] == [0, 0]
+    assert f["rmse_mu_matched"][0] == [0.0, 0.0, 0.0]
     assert f["ospa_cells"][0] == pytest.approx(math.sqrt(1 / 3))
+
+
+def test_physical_range_error_wraps_across_zero():
+    # truth at +0.2 m, estimate at -0.2 m: 0.4 m apart, although -0.2 m reads
+    # as R_max - 0.2 m on the default [0, R_max) interval
+    radar = OFDMRadar(28e9, 120e3, *SHAPE)
+    r_max = radar.limits()["unambiguous"]["range_m"][1]
+    f64 = dict(dtype=torch.float64)
+    mu_true = radar.to_mu(torch.tensor([10.0], **f64), torch.tensor([0.2], **f64), torch.tensor([5.0], **f64))
+    mu_hat = radar.to_mu(torch.tensor([10.0], **f64), torch.tensor([-0.2], **f64), torch.tensor([5.0], **f64))
+    assert radar.from_mu(mu_hat)[0, 1].item() == pytest.approx(r_max - 0.2)
+
+    def below_zero(Y, n_targets):
+        return Estimate(mu=mu_hat.clone(), gains=GAINS[:1].clone())
+
+    r = monte_carlo({"m": below_zero}, mu_true, GAINS[:1], SHAPE, [20.0], n_trials=2, seed=1, radar=radar)
+    phys = r["methods"]["m"]["rmse_physical"][0]
+    assert phys[1] == pytest.approx(0.4, rel=1e-6)
+    assert phys[0] == pytest.approx(0.0, abs=1e-9) and phys[2] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_failing_estimator_is_scored_not_fatal(results):

@@ -89,6 +89,37 @@ def test_plain_demo_limits_one_way():
     assert lim["compressed"]["compressed_shape"] == [16, 45, 40]
 
 
+def test_range_read_out_interval_starts_at_min_range():
+    radar = OFDMRadar(28e9, 120e3, 16, 128, 64)
+    r_max = radar.limits()["unambiguous"]["range_m"][1]
+    mu = radar.range_to_mu(torch.tensor([-0.5, 3.0], dtype=torch.float64))
+    # a band starting at -5 m keeps -0.5 m; the default [0, R_max) reads R_max - 0.5
+    torch.testing.assert_close(radar.mu_to_range(mu, min_range_m=-5.0),
+                               torch.tensor([-0.5, 3.0], dtype=torch.float64), rtol=0, atol=1e-9)
+    assert radar.mu_to_range(mu)[0].item() == pytest.approx(r_max - 0.5, abs=1e-9)
+    # the interval is [min, min + R_max): a band from 100 m reads 3 m as 3 + R_max
+    assert radar.mu_to_range(mu, min_range_m=100.0)[1].item() == pytest.approx(3.0 + r_max, abs=1e-9)
+    phys = torch.tensor([[10.0, -0.5, 4.0]], dtype=torch.float64)
+    assert radar.from_mu(radar.to_mu(*phys.unbind(-1)), min_range_m=-5.0)[0, 1].item() == pytest.approx(-0.5)
+
+
+def test_plain_demo_follows_the_reference_code():
+    """Brief section 8: distances rounded to the FFT-225 sample taps, UMa-LOS path-loss gains."""
+    s = get_scenario("plain-demo")
+    tap = C / (225 * 60e3)  # one sample of the 1.25x-oversampled 180-subcarrier grid, 22.2 m
+    assert s.extra["tap_m"] == pytest.approx(tap)
+    d = s.targets.range_m
+    # linspace(50, 400, 6) = 50, 120, ..., 400 m rounded to whole taps
+    taps = [round(x / tap) for x in torch.linspace(50.0, 400.0, 6, dtype=torch.float64).tolist()]
+    assert taps == [2, 5, 9, 12, 15, 18]
+    torch.testing.assert_close(d, torch.tensor(taps, dtype=torch.float64) * tap, rtol=0, atol=1e-9)
+    # PL = 28 + 22 log10 d + 20 log10 fc + 4 * 0.74 dB: |b_p|^2 / |b_0|^2 = (d_0 / d_p)^2.2,
+    # the common terms cancel in the mean-|b|^2 = 1 rescaling
+    g2 = s.targets.gains.abs() ** 2
+    assert g2.mean().item() == pytest.approx(1.0, rel=1e-12)
+    torch.testing.assert_close(g2 / g2[0], (d[0] / d) ** 2.2, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("name", ["default", "plain-demo", "close"])
 def test_scenarios_are_inside_their_limits(name):
     s = get_scenario(name)
