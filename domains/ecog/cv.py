@@ -92,9 +92,9 @@ class Standardizer:
         if isinstance(sub, np.ndarray):
             self.mean_ = sub.mean(axis=(0, 2), keepdims=True)[0]
             self.std_ = sub.std(axis=(0, 2), keepdims=True)[0] + 1e-6
-        else:  # a torch tensor: statistics stay on its device
+        else:  # a torch tensor: statistics stay on its device; population std (ddof 0), as numpy's
             self.mean_ = sub.mean(dim=(0, 2), keepdim=True)[0]
-            self.std_ = sub.std(dim=(0, 2), keepdim=True)[0] + 1e-6
+            self.std_ = sub.std(dim=(0, 2), correction=0, keepdim=True)[0] + 1e-6
         return self
 
     def transform(self, X):

@@ -119,3 +119,61 @@ def test_planted_leak_inside_the_screen_embedding_is_caught(task, monkeypatch):
     monkeypatch.setattr(screen, "embed_fold", leaky)
     with pytest.raises(LeakError, match="used for fit"):
         screen_cv(task["env"], task["y"], task["folds"], method="pca")
+
+
+def test_inner_split_holds_out_the_fraction_stratified():
+    """val_fraction is the share held out for early stopping (sklearn: ceil(fraction * n) trials), per class."""
+    y = np.array([0] * 12 + [1] * 12 + [0] * 8 + [1] * 8)  # 40 trials
+    train = np.arange(40)[np.arange(40) % 5 != 0]  # 32 training trials, 16 per class
+    fit, val = cvmod.inner_split(train, y, 0.25, seed=3)
+    assert len(val) == 8 and len(fit) == 24  # ceil(0.25 * 32)
+    assert np.bincount(y[val]).tolist() == [4, 4]  # stratified
+    np.testing.assert_array_equal(np.sort(np.concatenate([fit, val])), train)
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_standardizer_is_per_channel_over_trials_and_time(as_torch):
+    """mean_/std_ are (C, 1): over the fitted trials and all times; numpy and torch inputs agree."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 3, 7)) * np.array([1.0, 2.0, 5.0])[:, None] + np.array([0.0, 3.0, -1.0])[:, None]
+    idx = np.array([0, 2, 3])
+    s = cvmod.Standardizer().fit(torch.from_numpy(X) if as_torch else X, idx)
+    mean = np.asarray(s.mean_)
+    std = np.asarray(s.std_)
+    assert mean.shape == (3, 1) and std.shape == (3, 1)
+    np.testing.assert_allclose(mean[:, 0], X[idx].mean((0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(std[:, 0], X[idx].std((0, 2)) + 1e-6, rtol=1e-12)
+    Z = np.asarray(s.transform(torch.from_numpy(X) if as_torch else X))[idx]
+    np.testing.assert_allclose(Z.mean((0, 2)), 0, atol=1e-12)
+    np.testing.assert_allclose(Z.std((0, 2)), 1, atol=1e-5)
+
+
+def test_folds_are_shuffled_by_the_seed():
+    """Class-blocked labels (all tongue, then all hand): the seed reshuffles the folds (shuffled K-fold)."""
+    y = np.array([0] * 10 + [1] * 10)
+    f = [make_folds(y, 5, seed=s) for s in range(3)]
+    assert not np.array_equal(f[0], f[1]) and not np.array_equal(f[1], f[2])
+    for folds in f:
+        for k in range(5):
+            assert np.bincount(y[folds == k]).tolist() == [2, 2]
+
+
+def test_screen_features_are_log_mean_power_per_bin():
+    env = np.full((2, 3, 8), np.e)
+    np.testing.assert_allclose(screen.screen_features(env, 4), np.ones((2, 12)))
+    ramp = np.broadcast_to(np.exp(np.arange(8.0)), (1, 1, 8))  # bins of 2 samples: log((e^a + e^(a+1)) / 2)
+    expect = [np.log((np.exp(a) + np.exp(a + 1)) / 2) for a in (0, 2, 4, 6)]
+    np.testing.assert_allclose(screen.screen_features(ramp, 4)[0], expect, rtol=1e-12)
+
+
+def test_screen_knn_with_every_training_trial_predicts_the_majority():
+    """knn_k = len(train): every neighbour votes, so the training majority (class 0, 12 vs 8) wins everywhere;
+    with k = 1 the separable classes would be decoded."""
+    rng = np.random.default_rng(1)
+    y = np.array([0] * 15 + [1] * 10)
+    env = np.exp(rng.standard_normal((25, 4, 8)) * 0.1 + 2.0 * y[:, None, None])  # class 1: 2 log units up
+    folds = make_folds(y, 5, seed=0)
+    s = screen_cv(env, y, folds, method="pca", knn_k=10_000)
+    np.testing.assert_array_equal(s["pred"], 0)
+    assert s["score"] == pytest.approx(0.6)
+    assert screen_cv(env, y, folds, method="pca", knn_k=1)["score"] == 1.0
