@@ -51,11 +51,37 @@ def test_sampled_least_squares_within_1_5x(approximate, dtype):
     assert r <= 1.5 * r_full
 
 
-def test_weights_unbiased_gram():
+@pytest.mark.parametrize("mix", [0.0, 0.5])
+def test_weights_unbiased_gram(mix):
     X, _ = heavy_rows(n=2000, d=4)
-    idx, w = leverage_sample(X, 20000, seed=2)
+    idx, w = leverage_sample(X, 20000, seed=2, mix=mix)
     G = (X[idx] * w[:, None]).T @ (X[idx] * w[:, None])
     assert torch.allclose(G, X.T @ X, rtol=0.1, atol=0.05 * (X.T @ X).diagonal().max().item())
+
+
+def test_mixed_probabilities_are_the_stated_formula():
+    # weights are 1 / sqrt(m p_i) with p = (1 - mix) lev / rank + mix / n, a distribution
+    X, _ = heavy_rows(n=300, d=4)
+    m, mix = 500, 0.3
+    idx, w = leverage_sample(X, m, seed=1, approximate=False, mix=mix)
+    p = (1 - mix) * numpy_leverage(X, 4) / 4 + mix / 300
+    assert p.sum() == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(w.numpy(), 1 / np.sqrt(m * p[idx.numpy()]), rtol=1e-10)
+
+
+def test_jl_branch_scores_within_constant_factor():
+    # d > 8 log n (80 > 61 for n = 2000): the sketch is further projected to
+    # ceil(8 log n) columns by a scaled Gaussian; the scores keep their size
+    g = torch.Generator().manual_seed(3)
+    n, d = 2000, 80
+    X = torch.randn(n, d, dtype=torch.float64, generator=g)
+    X = X * (torch.rand(n, 1, dtype=torch.float64, generator=g) ** 4 * 20 + 0.1)
+    exact = leverage_scores(X, approximate=False)
+    approx = leverage_scores(X, approximate=True, seed=1)
+    assert approx.sum().item() == pytest.approx(d, rel=0.1)
+    ratio = approx / exact
+    assert 0.3 < ratio.min().item() and ratio.max().item() < 3.0
+    assert 0.8 < ratio.median().item() < 1.25
 
 
 def test_without_replacement_and_complex():
