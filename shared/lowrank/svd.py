@@ -215,7 +215,9 @@ def svd(
     if method not in METHODS:
         raise BadInput("method", f"unknown SVD method {method!r}; expected one of {', '.join(METHODS)}")
     if oversample < 0 or power_iters < 0:
-        raise BadInput("oversample", "oversample and power_iters must be non-negative")
+        bad = "oversample" if oversample < 0 else "power_iters"
+        raise BadInput(bad, f"oversample and power_iters must be non-negative, got {bad}="
+                            f"{oversample if bad == 'oversample' else power_iters}")
     if method == "auto":
         method = choose_method(m, n, k, oversample, power_iters, device=A.device)
     if method == "randomized" and k + oversample >= min(m, n):

@@ -46,6 +46,19 @@ def test_matches_sklearn(dtype, n_components, method):
     assert same_up_to_sign(Z.T, Zr.T, atol=10 * tol)
 
 
+@pytest.mark.parametrize("n, d", [(30, 40), (300, 40)])
+@pytest.mark.parametrize("method", ["full", "gram"])
+def test_noise_variance_matches_sklearn(n, d, method):
+    # the mean of the discarded min(n, d) - k variances (sklearn's definition),
+    # n < d included: there the divisor is n - k, not d - k
+    from sklearn.decomposition import PCA as SkPCA
+
+    X = data(n, d)
+    ours = PCA(5, method=method).fit(X)
+    ref = SkPCA(5, svd_solver="full").fit(X.numpy())
+    assert ours.noise_variance_ == pytest.approx(ref.noise_variance_, rel=1e-8)
+
+
 def test_inverse_transform_exact_at_full_rank():
     X = data(50, 8)
     p = PCA().fit(X)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -121,6 +123,29 @@ def test_choose_method_known_answers():
 def test_bad_input(kwargs):
     with pytest.raises(BadInput):
         svd(torch.randn(40, 50), **kwargs)
+
+
+@pytest.mark.parametrize("field", ["oversample", "power_iters"])
+@pytest.mark.parametrize("method", ["randomized", "auto"])
+def test_negative_oversample_or_power_iters_is_bad_input(field, method):
+    with pytest.raises(BadInput) as e:
+        svd(torch.randn(40, 50), 5, method=method, **{field: -1})
+    assert str(e.value).startswith(f"{field}:")
+
+
+def test_error_estimate_is_hmt_eq_4_3():
+    # residual (I - U U^H) A = 2 e_1 e_1^T: one probe w gives ||R w|| = 2 |w_1|, so
+    # the bound 10 sqrt(2/pi) max_j ||R w_j|| averages 10 sqrt(2/pi) * 2 E|w_1| = 40 / pi
+    # over independent probes (a batch of 4000 matrices draws 4000 of them)
+    b = 4000
+    A = torch.zeros(b, 3, 3, dtype=torch.float64)
+    A[:, 0, 0] = 2.0
+    U = torch.eye(3, dtype=torch.float64)[:, 1:].expand(b, 3, 2)
+    est = randomized_error_estimate(A, U, n_probes=1, seed=0)
+    assert est.shape == (b,)
+    assert est.mean().item() == pytest.approx(40 / math.pi, rel=0.05)
+    # five probes: the bound holds (spectral residual 2) for every matrix of the batch
+    assert bool((randomized_error_estimate(A, U, n_probes=5, seed=0) >= 2.0).all())
 
 
 def test_bad_input_message_names_rank():
