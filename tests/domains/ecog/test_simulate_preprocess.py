@@ -91,3 +91,36 @@ def test_somatotopy_shifts_and_avoids_bads():
     assert not set(h0) & set(t0) and 11 not in h0 + t0 + h1 + t1
     assert h0 != h1
     assert HAND == 12
+
+
+def test_cropped_fif_keeps_every_trial_that_fits(tmp_path):
+    """A FIF cropped out of a longer recording (first_samp > 0): its cue samples are absolute, so the
+    end-of-recording filter must subtract first_samp; a trial whose epoch runs past the end is dropped."""
+    # cues every 1.5 s from 1 s (samples 1000 + 1500 i, i = 0..9), 1 s long
+    raw = simulate_block(0.0, n_channels=6, n_trials_per_class=5, cue_s=1.0, rest_s=0.5, seed=4)
+    raw.crop(tmin=5.25, tmax=14.9)  # keeps cues i = 3..9; the epoch of i = 9 (14.5-15.5 s) runs past the end
+    raw.save(tmp_path / "cropped_raw.fif", verbose="error")
+    cropped = mne.io.read_raw_fif(tmp_path / "cropped_raw.fif", verbose="error")
+    assert cropped.first_samp == 5250
+    ep = preprocess(cropped, epoch_s=1.0)
+    assert len(ep.codes) == 6  # cues i = 3..8
+    # and every sample count is exact: 1 s at 1000 Hz = 1000 samples, decimated to 500 Hz / 20 Hz
+    assert ep.band.shape == (6, 6, 500) and ep.env.shape == (6, 6, 20)
+
+
+def test_epochs_hold_exactly_epoch_s_of_samples(strong):
+    ep = preprocess(strong.raws["movement"], epoch_s=1.5)  # [0, 1.5 s) at 1000 Hz: 1500 samples
+    assert ep.band.shape[-1] == 750 and ep.env.shape[-1] == 30  # decimated by 2 (500 Hz) and 50 (20 Hz)
+
+
+def test_hilbert_envelope_is_power():
+    """A 100 Hz tone of amplitude A (inside 70-150 Hz) has Hilbert envelope A, so its power envelope is A^2."""
+    sfreq, n = 1000.0, 12000
+    t = np.arange(n) / sfreq
+    A = np.array([50e-6, 100e-6])  # V
+    x = A[:, None] * np.sin(2 * np.pi * 100.0 * t)
+    raw = mne.io.RawArray(x, mne.create_info(["E00", "E01"], sfreq, "ecog"), verbose="error")
+    raw.set_annotations(mne.Annotations([3.0, 4.5, 6.0, 7.5], 1.0, ["hand", "tongue", "hand", "tongue"]))
+    ep = preprocess(raw, epoch_s=1.0, car=False)
+    power = ep.env.mean((0, 2))
+    np.testing.assert_allclose(power, A ** 2, rtol=0.05)
