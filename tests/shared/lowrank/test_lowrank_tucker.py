@@ -82,6 +82,24 @@ def test_hooi_improves_on_hosvd(dtype):
     assert all(b <= a + 1e-12 for a, b in zip(errs, errs[1:]))  # monotone
 
 
+def test_hooi_converges_to_tensorlys_tucker():
+    # same HOSVD start, both iterated to convergence: the same local optimum
+    import tensorly as tl
+    from tensorly.decomposition import tucker
+
+    g = torch.Generator().manual_seed(2)
+    X = tucker_tensor() + 0.3 * torch.randn(SHAPE, dtype=torch.float64, generator=g)
+    h, errs = hooi(X, RANKS, n_iter=100, return_errors=True)
+    # it stopped because the error settled (below the default tol, 1000 eps), not at n_iter
+    assert len(errs) < 101 and abs(errs[-2] - errs[-1]) < 1000 * torch.finfo(torch.float64).eps
+    core, factors = tucker(X, rank=list(RANKS), n_iter_max=100, init="svd", tol=1e-14)
+    assert tl.get_backend() == "pytorch"
+    err_tl = (torch.linalg.vector_norm(X - tl.tucker_to_tensor((core, factors))) / torch.linalg.vector_norm(X)).item()
+    assert h.rel_error(X) == pytest.approx(err_tl, abs=1e-10)
+    for U, V in zip(h.factors, factors):
+        assert torch.allclose(U @ U.T, V @ V.T, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
 def test_hooi_exact_recovery(dtype):
     X = tucker_tensor(dtype=dtype)
