@@ -104,3 +104,91 @@ def test_landsat_band_names_are_the_sr_keys(small_products):
     # the band table names its bands SR_B1..SR_B7 (NDVI finds red and NIR by these names)
     p = open_product(small_products["products"]["landsat8"])
     assert p.band_names == [f"SR_B{n}" for n in range(1, 8)] and p.red_nir() == (3, 4)
+
+
+def _clear_block(flags, f, size):
+    """Top-left (row, col), in units of ``f`` target pixels, of a ``size`` x ``size`` block of parent
+    pixels whose every target pixel is clear, and a second one apart from it."""
+    clear = (flags & CLEAR) > 0
+    h, w = clear.shape[0] // f, clear.shape[1] // f
+    par = clear[:h * f, :w * f].reshape(h, f, w, f).all((1, 3))
+    found = []
+    for r in range(h - size):
+        for c in range(w - size):
+            if par[r:r + size, c:c + size].all() and all(abs(r - a) > size or abs(c - b) > size for a, b in found):
+                found.append((r, c))
+                if len(found) == 2:
+                    return found
+    raise AssertionError("no clear blocks in the scene")
+
+
+# Landsat 8 C2 QA_PIXEL 30048: snow (bit 5) and clear (bit 6) set, snow confidence high, the others low
+QA_SNOW_PIXEL = (1 << 5) | (1 << 6) | (0b01 << 8) | (0b01 << 10) | (0b11 << 12) | (0b01 << 14)
+
+
+def test_landsat_snow_and_saturation_are_not_clear(landsat_copy):
+    import rasterio
+
+    from domains.geo.io import MaskRules
+
+    assert QA_SNOW_PIXEL == 30048
+    p = open_product(landsat_copy)
+    grid = product_grid(p)
+    _, flags0 = _read_all(p, grid)
+    (r1, c1), (r2, c2) = _clear_block(flags0, 1, 3)
+    with rasterio.open(p.qa["qa_pixel"], "r+") as ds:
+        qa = ds.read(1)
+        qa[r1:r1 + 3, c1:c1 + 3] = QA_SNOW_PIXEL
+        ds.write(qa, 1)
+    with rasterio.open(p.qa["qa_radsat"], "r+") as ds:
+        rs = ds.read(1)
+        rs[r2:r2 + 3, c2:c2 + 3] = 1 << 3  # band 4 saturated
+        ds.write(rs, 1)
+
+    def read(rules):
+        with AlignedReader(grid, layers(p)) as rd:
+            return read_tile(rd, p, Window(0, 0, grid.width, grid.height), rules)[1]
+
+    snow, sat = (slice(r1, r1 + 3), slice(c1, c1 + 3)), (slice(r2, r2 + 3), slice(c2, c2 + 3))
+    for rules, snow_clear in ((MaskRules(), False), (MaskRules(mask_snow=False), True)):
+        flags = read(rules)
+        assert ((flags[snow] & VALID) > 0).all() and ((flags[sat] & VALID) > 0).all()
+        assert (((flags[snow] & CLEAR) > 0) == snow_clear).all(), rules
+        assert not ((flags[sat] & CLEAR) > 0).any(), rules  # saturated: never clear
+        untouched = np.ones(flags.shape, bool)
+        untouched[snow] = untouched[sat] = False
+        np.testing.assert_array_equal(flags[untouched], flags0[untouched])
+
+
+def test_sentinel2_snow_and_no_data_classes(s2_copy):
+    import rasterio
+    import rasterio.shutil
+    from rasterio.io import MemoryFile
+
+    from domains.geo.io import MaskRules
+
+    p = open_product(s2_copy)
+    grid = product_grid(p)
+    _, flags0 = _read_all(p, grid)
+    (r1, c1), (r2, c2) = _clear_block(flags0, 2, 2)  # in 20 m SCL pixels
+    with rasterio.open(p.qa["scl"]) as src:
+        prof, scl = src.profile, src.read(1)
+    scl[r1:r1 + 2, c1:c1 + 2] = 11  # SNOW
+    scl[r2:r2 + 2, c2:c2 + 2] = 0  # NO_DATA over valid band pixels
+    prof.update(driver="GTiff")
+    with MemoryFile() as mem, mem.open(**prof) as tmp:  # JP2 has no in-place update: write a copy, as Sen2Cor's
+        tmp.write(scl, 1)
+        rasterio.shutil.copy(tmp, p.qa["scl"], driver="JP2OpenJPEG", QUALITY=100, REVERSIBLE="YES")
+
+    def read(rules):
+        with AlignedReader(grid, layers(p)) as rd:
+            return read_tile(rd, p, Window(0, 0, grid.width, grid.height), rules)
+
+    snow = (slice(2 * r1, 2 * r1 + 4), slice(2 * c1, 2 * c1 + 4))  # the 10 m pixels under them
+    nod = (slice(2 * r2, 2 * r2 + 4), slice(2 * c2, 2 * c2 + 4))
+    keep11 = (4, 5, 6, 7, 11)
+    for rules, snow_clear in ((MaskRules(), False), (MaskRules(True, keep11), False), (MaskRules(False, keep11), True)):
+        rho, flags = read(rules)
+        assert ((flags[snow] & VALID) > 0).all()
+        assert (((flags[snow] & CLEAR) > 0) == snow_clear).all(), rules
+        assert not (flags[nod] & (VALID | CLEAR)).any() and np.isnan(rho[:, nod[0], nod[1]]).all()
