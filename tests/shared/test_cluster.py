@@ -51,3 +51,52 @@ def test_nodata_labels_are_ignored_and_elbow():
     ks = list(range(2, 10))
     inertia = [100, 40, 12, 10, 9, 8.5, 8, 7.8]  # a clear elbow at k = 4
     assert elbow_k(ks, inertia) == 4
+
+
+def _overlapping(seed=4, n=1500, k=8):
+    # overlapping blobs: restarts end in different local optima
+    g = np.random.default_rng(seed)
+    X = g.normal(0, 2.5, (k, 2))[g.integers(0, k, n)] + g.normal(0, 1, (n, 2))
+    return torch.from_numpy(X), torch.from_numpy(g.uniform(0.1, 3.0, n))
+
+
+def _record_inits(monkeypatch):
+    import shared.cluster as sc
+
+    inits, seeding = [], sc.kmeans_plusplus
+
+    def recording(*a, **k):
+        C = seeding(*a, **k)
+        inits.append(C.clone())
+        return C
+
+    monkeypatch.setattr(sc, "kmeans_plusplus", recording)
+    return inits
+
+
+def test_weighted_kmeans_centres_are_weighted_means_and_match_sklearn(monkeypatch):
+    X, w = _overlapping()
+    inits = _record_inits(monkeypatch)
+    ours = KMeans(8, n_init=1, tol=0.0, max_iter=300, seed=0).fit(X, sample_weight=w)
+    lab = ours.labels_
+    means = torch.stack([(X[lab == j] * w[lab == j, None]).sum(0) / w[lab == j].sum() for j in range(8)])
+    torch.testing.assert_close(ours.cluster_centers_, means, rtol=0, atol=1e-12)
+    assert ours.inertia_ == pytest.approx(float((((X - ours.cluster_centers_[lab]) ** 2).sum(1) * w).sum()))
+    # scikit-learn's weighted Lloyd from the same k-means++ start reaches the same centres
+    sk = SKMeans(8, init=inits[0].numpy(), n_init=1, max_iter=300, tol=0.0).fit(X.numpy(), sample_weight=w.numpy())
+    np.testing.assert_allclose(ours.cluster_centers_.numpy(), sk.cluster_centers_, atol=1e-9)
+    assert ours.inertia_ == pytest.approx(sk.inertia_, rel=1e-9)
+
+
+def test_kmeans_keeps_the_best_restart(monkeypatch):
+    import shared.cluster as sc
+
+    X, _ = _overlapping()
+    inits = _record_inits(monkeypatch)
+    best = KMeans(8, n_init=5, seed=0).fit(X).inertia_
+    single = []
+    for C0 in inits:  # each restart on its own, from its own seeding
+        monkeypatch.setattr(sc, "kmeans_plusplus", lambda *a, C0=C0, **k: C0.clone())
+        single.append(KMeans(8, n_init=1, seed=0).fit(X).inertia_)
+    assert len(single) == 5 and max(single) > min(single) * 1.01  # the restarts differ
+    assert best == pytest.approx(min(single), rel=1e-12)
