@@ -95,3 +95,21 @@ def test_lockstep_training_equals_training_each_net_alone(one_thread):
         assert hb == pytest.approx(ha, rel=1e-5)
     # different starts train to different nets (the lockstep does not couple them)
     assert not torch.allclose(lock[0].enc[0].weight, lock[1].enc[0].weight)
+
+
+def test_stacked_stages_feed_the_previous_reconstruction_joined_with_their_input():
+    """Brief section 2: stage 2 sees concat(stage-1 reconstruction, x) (2D), stage 3 concat(h2, z2) (5 + 2D)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 7, generator=g)
+    sae = StackedAE(7, seed=1).eval()
+    with torch.no_grad():
+        x1 = sae.stage1(x)[0]
+        assert (x1 - x).abs().max() > 0.05  # an untrained reconstruction is not x itself
+        z2 = sae._z2(x)
+        torch.testing.assert_close(z2, torch.cat([x1, x], 1))
+        h2 = torch.selu(sae.stage2.enc[1](torch.selu(sae.stage2.enc[0](z2))))  # cut at the 5-unit layer
+        assert h2.shape == (16, 5)
+        z3 = sae._z3(x)
+        torch.testing.assert_close(z3, torch.cat([h2, x1, x], 1))
+        torch.testing.assert_close(sae.encode(x), sae.stage3.encode(z3))
+        assert sae.encode(x).shape == (16, 2)

@@ -51,3 +51,24 @@ def test_fitted_pca_moves_whole():
     fm.to("meta")
     left = [k for k, v in vars(fm.encoder).items() if isinstance(v, torch.Tensor) and v.device.type != "meta"]
     assert left == [] and fm.scaler.lo.device.type == "meta"
+
+
+def test_scaler_maps_lo_hi_to_0_1_and_clips_when_asked():
+    lo, hi = torch.tensor([0.1, 0.0]), torch.tensor([0.5, 2.0])
+    X = torch.tensor([[0.1, 0.0], [0.3, 1.0], [0.5, 2.0], [0.9, -1.0]])
+    torch.testing.assert_close(Scaler(lo, hi)(X), torch.tensor([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0], [2.0, -0.5]]))
+    Z = Scaler(lo, hi, clip=True)(X)  # a pixel beyond the sample's extremes stays in [0, 1]
+    torch.testing.assert_close(Z, torch.tensor([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0], [1.0, 0.0]]))
+
+
+def test_ndvi_of_vegetation_and_bare_soil():
+    """(NIR - red) / (NIR + red): green vegetation (red 0.04, NIR 0.45) ~0.84; bare soil (0.30, 0.33) ~0.05."""
+    from domains.geo.reduce import ndvi
+
+    rho = torch.tensor([[0.05, 0.04, 0.45], [0.25, 0.30, 0.33]])  # bands: blue, red, NIR
+    v = ndvi(rho, (1, 2))
+    torch.testing.assert_close(v, torch.tensor([0.41 / 0.49, 0.03 / 0.63]))
+    assert v[0] > 0.5 and abs(v[1]) < 0.1
+    fm = FittedMethod("improved", Scaler(torch.zeros(3), torch.ones(3)), None, True, ndvi_max=0.3, red_nir=(1, 2))
+    flags = torch.full((2,), VALID | CLEAR, dtype=torch.uint8)
+    assert fm.keep(rho, flags).tolist() == [False, True]  # the vegetated pixel is masked
