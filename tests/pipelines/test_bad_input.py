@@ -64,6 +64,7 @@ def _cases(h5):
         "energy nan": (["--set", "energy=.nan"], ["--set energy", "NaN"]),
         "unknown key": (["--set", "rnaks=[2,2,2]"], ["--set rnaks"]),
         "huge seed": (["--seed", str(10**25)], ["--seed"]),
+        "negative seed": (["--seed", "-1"], ["--seed", "-1"]),
         "out under a file": (["--out", str(d / "afile" / "runs")], ["--out", "afile"]),
         "out unwritable": (["--out", "/proc/lowdim-runs"], ["--out", "/proc"]),
         "bad profile": (["--profile", "fast"], ["--profile"]),
@@ -107,6 +108,7 @@ def test_run_all_sets_are_scoped_by_domain(capsys, tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["--interval", "nan"], "--interval"),
     (["--interval", "-5"], "--interval"),
+    (["--interval", "0"], "--interval"),
     (["--cron", "not a cron"], "--cron"),
     ([], "--interval/--cron"),
 ])
@@ -115,6 +117,28 @@ def test_serve_bad_schedule_exits_2(capsys, monkeypatch, args, needle):
     rc = main(["serve", "lowrank", *args])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_older_than_units_and_bad_ages():
+    from pipelines.cli import parse_age
+
+    assert [parse_age(t) for t in ("90s", "30m", "12h", "7d", "2w", "15", " 1.5H ")] == [
+        90, 1800, 43200, 604800, 1209600, 15, 5400]
+    for bad in ("", "h", "-1d", "12x", "nan", "infh"):
+        with pytest.raises(BadInput, match="--older-than"):
+            parse_age(bad)
+
+
+def test_a_multi_line_message_still_prints_one_line(capsys, monkeypatch):
+    err = BadInput("x.h5:/csi", "first line\nsecond line")
+    assert str(err) == "x.h5:/csi: first line second line"
+
+    def raise_it(args):
+        raise err
+
+    monkeypatch.setattr("pipelines.cli._dispatch", raise_it)
+    assert main(["runs", "ls"]) == 2
+    assert capsys.readouterr().err == "error: x.h5:/csi: first line second line\n"
 
 
 def test_argparse_errors_are_one_line_exit_2(capsys):

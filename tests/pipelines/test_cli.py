@@ -53,6 +53,15 @@ def test_run_prints_dir_last_and_runs_show(prefect_harness, h5file, tmp_path, ca
     assert run_dir.name in capsys.readouterr().out
 
 
+def test_ctrl_c_exits_130_with_one_line(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pipelines.cli._dispatch", interrupted)
+    assert main(["runs", "ls"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+
 def test_data_commands(capsys):
     assert main(["data", "ls"]) == 0
     assert "synthetic-tucker" in capsys.readouterr().out
