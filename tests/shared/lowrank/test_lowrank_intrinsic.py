@@ -31,6 +31,21 @@ def test_twonn_circle_is_one_dimensional():
     assert abs(intrinsic_dimension(X) - 1) < 0.3
 
 
+def test_twonn_is_facco_et_al_fit_through_the_origin():
+    # Facco et al. (2017): sort mu = r2 / r1, empirical CDF F_i = i / N, and fit
+    # -log(1 - F_i) = d log mu_i through the origin on the first 90 %;
+    # neighbour distances here from scikit-learn
+    from sklearn.neighbors import NearestNeighbors
+
+    X = subspace_points(300, 4, 12, seed=3)
+    dist = NearestNeighbors(n_neighbors=3).fit(X.numpy()).kneighbors(X.numpy())[0]
+    mu = torch.from_numpy(dist[:, 2] / dist[:, 1]).sort().values
+    keep = int(0.9 * 300)
+    x = mu[:keep].log()
+    y = -torch.log1p(-torch.arange(1, keep + 1, dtype=torch.float64) / 300)
+    assert intrinsic_dimension(X, fraction=0.9) == pytest.approx(float((x * y).sum() / (x * x).sum()), rel=1e-10)
+
+
 def test_duplicates_are_ignored():
     X = subspace_points(600, 3, 30)
     with_dups = torch.cat([X, X[:200], X[:50]])
