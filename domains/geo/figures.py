@@ -136,7 +136,9 @@ def report(table: dict, meta: dict) -> str:
     for s in sensors:
         t = table[s]
         lines += [f"## {s}", "", f"Grid {t['grid']} (CRS units); {t['n_valid']} valid pixels, {t['n_clear']} clear; "
-                                 f"{t.get('n_common', 0)} pixels scored.", "",
+                                 f"{t.get('n_common', 0)} pixels scored"
+                                 + (f" of the {t['n_reference']} the reference covers on valid reflectance"
+                                    if t.get("n_reference") else "") + ".", "",
                   "| method | k | labelled | matching acc | majority acc | ARI | NMI | mean F1 | CH | DB |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for m, r in t["methods"].items():

@@ -287,6 +287,7 @@ def evaluate(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             rows[m] = r
         table[name] = {"methods": rows, "has_reference": bool(ref_path), "n_valid": sc["n_valid"],
                        "n_clear": sc["n_clear"], "n_common": part.n_common,
+                       "n_reference": part.n_reference,
                        "grid": f"{grid.width}x{grid.height} px at {grid.res:g}", "cogs": [Path(c).name for c in cogs.values()]}
         for m, r in rows.items():
             target = metrics if m == headline else baselines.setdefault(m, {})

@@ -63,3 +63,20 @@ def test_negative_reference_codes_are_not_units():
     np.testing.assert_array_equal(part.C["m"], [[2, 0], [0, 2]])
     np.testing.assert_array_equal(part.unit_n, [2, 2])
     np.testing.assert_allclose(part.unit_sum[:, 0], [0 + 1, 2 + 3])  # pixels 4, 5 (value 4, 5) left out
+
+
+def test_tiles_add_up_to_the_scene_counts():
+    """n_reference: reference pixels on valid reflectance; n_common: those every method labels; both add over tiles."""
+    from domains.geo.evaluate import combine_scores, score_tile
+
+    ref = np.array([[0, 0, 1], [1, 1, 255]], np.uint8)
+    rho = np.ones((2, 2, 3), np.float32)
+    rho[:, 0, 0] = np.nan  # fill: neither counted nor scored
+    lab = np.array([[0, 0, 1], [255, 1, 0]], np.uint8)  # one reference pixel unlabelled
+    a = score_tile(ref, {"m": lab}, rho, 2, {"m": 2}, 255)
+    assert (a.n_reference, a.n_common) == (4, 3)
+    b = score_tile(ref, {"m": np.zeros((2, 3), np.uint8)}, np.ones((2, 2, 3), np.float32), 2, {"m": 2}, 255)
+    assert (b.n_reference, b.n_common) == (5, 5)
+    s = combine_scores([a, b])
+    assert (s.n_reference, s.n_common) == (9, 8) and s.labelled == {"m": 4 + 6}
+    np.testing.assert_array_equal(s.C["m"], a.C["m"] + b.C["m"])
