@@ -13,7 +13,7 @@ from domains.isac.simulate import vandermonde
 from shared.errors import BadInput
 
 __all__ = ["check_tensor", "solve_ls", "steering", "mode_products", "atom_correlations", "atom_gram", "ls_gains",
-           "residual_energy"]
+           "residual_energy", "residual_noise_variance"]
 
 
 def check_tensor(y, where: str = "Y") -> torch.Tensor:
@@ -146,3 +146,23 @@ def residual_energy(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     # projection onto their (smaller) span is still well defined
     fit = (z.conj().unsqueeze(-2) @ (torch.linalg.pinv(g, hermitian=True) @ z.unsqueeze(-1))).real[..., 0, 0]
     return (y.abs() ** 2).sum(dim=(-3, -2, -1)) - fit
+
+
+def residual_noise_variance(cost: float, n_entries: int, n_targets: int) -> float:
+    """Unbiased noise variance ``sigma^2`` from the residual energy of a K-target fit.
+
+    Each of the ``N`` complex entries holds two real degrees of freedom of
+    variance ``sigma^2 / 2``; a target takes 5 real parameters (a complex gain
+    and three frequencies), so ``E[cost] = (2N - 5K) sigma^2 / 2`` and
+    ``sigma^2 = cost / (N - 2.5 K)``.
+
+    Parameters
+    ----------
+    cost : float
+        ``||P_S^perp vec(y)||^2`` at the fitted frequencies (:func:`residual_energy`).
+    n_entries : int
+        ``N``, the number of entries of the data tensor.
+    n_targets : int
+        ``K``, the number of fitted targets.
+    """
+    return float(cost) / max(n_entries - 2.5 * n_targets, 1.0)

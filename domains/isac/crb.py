@@ -300,8 +300,9 @@ def plugin_standard_errors(y: torch.Tensor, mu: torch.Tensor, radar: OFDMRadar) 
 
     With no ground truth, the bound is evaluated at the estimated frequencies,
     the least-squares gains there and the residual noise variance
-    ``sigma2_hat = ||y - S(mu) b||^2 / (N - 5 K)`` (5 real parameters per
-    target), then mapped to physical units through the radar's Jacobian.
+    ``sigma2_hat = ||y - S(mu) b||^2 / (N - 2.5 K)`` (5 real parameters per
+    target out of 2N real degrees of freedom,
+    :func:`domains.isac.atoms.residual_noise_variance`), then mapped to physical units through the radar's Jacobian.
 
     Parameters
     ----------
@@ -317,12 +318,12 @@ def plugin_standard_errors(y: torch.Tensor, mu: torch.Tensor, radar: OFDMRadar) 
         ``std_physical`` ``(K, 3)`` (deg, m, m/s), ``std_mu`` ``(K, 3)``
         rad/sample, ``noise_var`` (float), ``gains`` ``(K,)``.
     """
-    from domains.isac.atoms import ls_gains, residual_energy
+    from domains.isac.atoms import ls_gains, residual_energy, residual_noise_variance
 
     mu = mu.to(device=y.device, dtype=y.real.dtype)
     k, n = mu.shape[0], y.numel()
     gains = ls_gains(y, mu)
-    sigma2 = float(residual_energy(y, mu)) / max(n - 5 * k, 1)
+    sigma2 = residual_noise_variance(float(residual_energy(y, mu)), n, k)
     var_mu = crb_mu(mu.double(), gains.to(torch.complex128), tuple(y.shape), sigma2)
     jac = radar.jacobian(radar.from_mu(mu.double().cpu())).to(var_mu.device, var_mu.dtype)
     return {"std_mu": var_mu.sqrt(), "std_physical": (var_mu / jac ** 2).sqrt(),

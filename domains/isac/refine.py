@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from domains.isac.atoms import residual_energy, steering
+from domains.isac.atoms import residual_energy, residual_noise_variance, steering
 from domains.isac.crb import projected_normal_matrix
 from domains.isac.phase import wrap
 from domains.isac.types import Estimate
@@ -283,7 +283,7 @@ def refine(y: torch.Tensor, init: Estimate | torch.Tensor, n_targets: int | None
     penalty = 2.5 * math.log(2.0 * n_entries)
 
     def residual_var(c, k):
-        return max(float(c) / max(n_entries - 5 * k, 1), torch.finfo(y.real.dtype).tiny)
+        return max(residual_noise_variance(c, n_entries, k), torch.finfo(y.real.dtype).tiny)
 
     added = 0
     while n_targets is not None and mu.shape[0] < n_targets and stats["lm_iterations"] < budget:

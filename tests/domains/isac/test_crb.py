@@ -101,3 +101,24 @@ def test_tied_crb_is_the_bound_of_the_shared_parameter_model():
     # no ties: the same bound
     u = torch.tensor([[0.5, -0.3, 0.2], [-1.0, 1.1, -0.7]], dtype=torch.float64)
     torch.testing.assert_close(crb_mu_tied(u, g, (16, 64, 64), 1.0), crb_mu(u, g, (16, 64, 64), 1.0))
+
+
+def test_plug_in_noise_variance_is_unbiased_at_the_estimates():
+    # y = S(mu) b + n with complex noise of variance sigma^2: fitting K targets
+    # (K complex gains + 3K frequencies = 5K real parameters) leaves 2N - 5K real
+    # degrees of freedom of variance sigma^2 / 2 each, so E||r||^2 = (N - 2.5 K) sigma^2.
+    # A small tensor (N = 120, K = 3) makes the count matter: N - 5K would be 7 % off.
+    from domains.isac.crb import plugin_standard_errors
+    from domains.isac.physics import OFDMRadar
+    from domains.isac.refine import refine_mu
+    from domains.isac.simulate import simulate_tensor
+
+    shape, trials = (4, 6, 5), 400
+    mu = torch.tensor([(0.5, -0.4, 0.3), (-0.9, 1.2, -1.0), (2.0, 2.2, 1.9)], dtype=torch.float64)
+    gains = torch.tensor([1.0, 1j, -1.0], dtype=torch.complex128)
+    Y = simulate_tensor(mu, gains, shape, 20.0, n_trials=trials, seed=0)
+    mu_hat = refine_mu(Y, mu.expand(trials, 3, 3).clone())[0]  # the ML estimates near the truth
+    radar = OFDMRadar(28e9, 120e3, *shape)
+    s2 = [plugin_standard_errors(Y[t], mu_hat[t], radar)["noise_var"] for t in range(trials)]
+    # relative standard error of the mean: sqrt(2 / 225) / sqrt(400) = 0.5 %
+    assert sum(s2) / trials == pytest.approx(noise_variance(gains, 20.0), rel=0.02)
