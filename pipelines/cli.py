@@ -281,10 +281,10 @@ def cmd_data(a: argparse.Namespace) -> int:
             print(f"{m.id:<28} {m.domain:<8} {m.access:<12} {m.title}")
         return 0
     if a.data_cmd == "info":
-        print(manifests.get_manifest(a.id).model_dump_json(indent=2))
+        print(manifests.get_manifest(a.id, where=f"dataset {a.id!r}").model_dump_json(indent=2))
         return 0
     base = Path(a.dir) if a.dir else manifests.data_dir()
-    ms = [manifests.get_manifest(a.id)] if a.id else list(manifests.all_manifests().values())
+    ms = [manifests.get_manifest(a.id, where=f"dataset {a.id!r}")] if a.id else list(manifests.all_manifests().values())
     problems: dict[str, list[str]] = {}
     for m in ms:
         if not m.files:

@@ -99,11 +99,11 @@ def all_manifests(root: str | os.PathLike | None = None) -> dict[str, Manifest]:
     return out
 
 
-def get_manifest(dataset_id: str, root: str | os.PathLike | None = None) -> Manifest:
-    """The manifest with this id, or a BadInput naming the id."""
+def get_manifest(dataset_id: str, root: str | os.PathLike | None = None, where: str | None = None) -> Manifest:
+    """The manifest with this id, or a BadInput naming the id (as ``where``; default ``--dataset ID``)."""
     ms = all_manifests(root)
     if dataset_id not in ms:
-        raise BadInput(f"--dataset {dataset_id}", f"unknown dataset (known: {', '.join(sorted(ms))})")
+        raise BadInput(where or f"--dataset {dataset_id}", f"unknown dataset (known: {', '.join(sorted(ms))})")
     return ms[dataset_id]
 
 

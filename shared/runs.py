@@ -275,9 +275,12 @@ def fail_run(ctx: RunContext, exc: BaseException) -> Path:
         _ACTIVE.pop(ctx.run_dir, None)
         if not partial.exists():
             return failed
+        if isinstance(exc, BadInput):  # a file inside the run (inputs/...) is named where it will be
+            exc.where = exc.where.replace(str(partial), str(failed))
+            exc.message = exc.message.replace(str(partial), str(failed))
         text = f"{type(exc).__name__}: {exc}\n\n" + "".join(
             traceback.format_exception(type(exc), exc, exc.__traceback__))
-        (partial / "error.txt").write_text(text)
+        (partial / "error.txt").write_text(text.replace(str(partial), str(failed)))
         # a metrics.json in a failed run would let a reader mistake it for a result
         (partial / "metrics.json").unlink(missing_ok=True)
         (partial / OWNER).unlink(missing_ok=True)

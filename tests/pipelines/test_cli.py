@@ -67,7 +67,12 @@ def test_data_commands(capsys):
     assert "synthetic-tucker" in capsys.readouterr().out
     assert main(["data", "info", "synthetic-tucker"]) == 0
     assert json.loads(capsys.readouterr().out)["generator"] == "domains.lowrank.data:synthetic_tensor"
+    capsys.readouterr()
     assert main(["data", "info", "nope"]) == 2
+    err = capsys.readouterr().err.strip()  # names what the user typed, not a --dataset they never gave
+    assert err.startswith("error: dataset 'nope': unknown dataset") and "--dataset" not in err, err
+    assert main(["data", "verify", "nope"]) == 2
+    assert "dataset 'nope'" in capsys.readouterr().err
     assert main(["data", "verify"]) == 0
 
 

@@ -47,6 +47,18 @@ def test_failed_run_is_marked_and_never_complete(tmp_path):
     assert [r.status for r in list_runs(tmp_path)] == ["failed"]
 
 
+def test_a_failure_names_files_inside_the_run_where_they_end_up(tmp_path):
+    """A BadInput about a file the run wrote (inputs/...) names the .failed path, not the vanished .partial."""
+    from shared.errors import BadInput
+
+    ctx = _start(tmp_path)
+    inner = ctx.path("inputs") / "MTD_MSIL2A.xml"
+    err = BadInput(str(inner), f"no offsets in {inner}")
+    failed = fail_run(ctx, err)
+    assert str(err) == f"{failed / 'inputs' / 'MTD_MSIL2A.xml'}: no offsets in {failed / 'inputs' / 'MTD_MSIL2A.xml'}"
+    assert ".partial" not in str(err) and ".partial" not in (failed / "error.txt").read_text()
+
+
 @pytest.mark.parametrize("bad", [
     {"seconds": {"ingest": 1.0}},                       # a step timing missing
     {"metrics": {"Rel Error": 1.0}},                     # not snake_case
