@@ -50,8 +50,12 @@ def _controller():
 def cpu_threads(n: int) -> Iterator[None]:
     """Run the block with at most ``n`` OpenMP threads in the calling thread (``n <= 0``: unchanged).
 
-    Only the thread count changes, never a result. The limit is this
-    thread's and is restored on exit.
+    The limit is this thread's and is restored on exit; no process-wide
+    setting changes. The thread count can change results in the last bits:
+    threaded reductions (a convolution's backward pass, a large sum) add
+    in a count-dependent order, and training carries that into the weights
+    (mri: ``threads=2`` trains other networks than ``threads=1``; the same
+    count gives bit-identical runs).
     """
     if n <= 0:
         yield
