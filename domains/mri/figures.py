@@ -34,7 +34,7 @@ def recon_grid(rows: list[dict], target, slice_index: int, path: Path) -> Path:
             e.imshow(np.abs(rec - gt) * 5, cmap="inferno", vmin=0, vmax=vmax)
             if i == 0:
                 a.set_title(LABELS[m], fontsize=7)
-                e.set_title(f"|error| x5 {LABELS[m].split(' ')[0]}", fontsize=6)
+                e.set_title(f"|error| x5 {LABELS[m]}", fontsize=6)
     for row in axes:
         for a in row:
             a.set_xticks([])
