@@ -193,7 +193,7 @@ def test_data_verify_lists_missing_files_and_exits_2(tmp_path, capsys, monkeypat
         "loader": "domains.lowrank.data:load_h5_tensor",
         "files": [{"name": "a.h5", "url": "https://example.org/a.h5", "sha256": "0" * 64, "bytes": 1},
                   {"name": "b.h5", "url": "https://example.org/b.h5", "sha256": "0" * 64, "bytes": 1}]})
-    monkeypatch.setattr("shared.manifests.get_manifest", lambda i: m)
+    monkeypatch.setattr("shared.manifests.get_manifest", lambda i, **kw: m)
     (tmp_path / "t-open").mkdir()
     rc = main(["data", "verify", "t-open", "--dir", str(tmp_path)])
     cap = capsys.readouterr()
