@@ -294,6 +294,41 @@ def test_trp_skips_frozen_adapter_bases():
     assert list(trp.ranks_) == ["1"]
 
 
+@pytest.mark.parametrize("layer", ["linear", "conv2d_groups"])
+def test_flora_delta_is_scale_times_the_tucker_product(layer):
+    """FLoRA (Si et al. 2024): dW = s * G x_1 U_1 ... x_N U_N, each mode product written out."""
+    base, ad, x = make(layer, "flora", rank=2, scale=4.0)
+    perturb(ad)
+    G, Us = ad.core.detach(), [U.detach() for U in ad.factors]
+    if G.ndim == 2:  # Linear: U_1 G U_2^T
+        ref = Us[0] @ G @ Us[1].T
+    else:  # Conv2d weight (out, in / groups, kh, kw)
+        ref = torch.einsum("abcd,ia,jb,kc,ld->ijkl", G, *Us)
+    assert ad.delta_weight().shape == base.weight.shape
+    assert torch.allclose(ad.delta_weight(), 4.0 * ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_dropout_acts_on_the_adapter_branch_only(kind):
+    """y = base(x) + op(dropout(x), dW): with dW = 0 (the start) training-mode dropout changes nothing."""
+    base, ad, x = make("linear", kind, dropout=0.5)
+    ad.train()
+    torch.manual_seed(1)
+    assert torch.equal(ad(x), base(x))
+    perturb(ad)
+    ad.eval()  # no dropout in eval: the plain adapted layer
+    assert torch.allclose(ad(x), base(x) + nn.functional.linear(x, ad.delta_weight()), atol=1e-12)
+
+
+def test_a_name_suffix_target_matches_whole_name_components():
+    """target "proj" selects "proj" and "block.proj", never "out_proj" (a suffix of the last component only)."""
+    model = nn.ModuleDict({"proj": nn.Linear(3, 3), "out_proj": nn.Linear(3, 3),
+                           "block": nn.ModuleDict({"proj": nn.Linear(3, 3), "in_proj": nn.Linear(3, 3)})})
+    apply_adapters(model, "lora", 2, target="proj")
+    assert isinstance(model["proj"], LoRA) and isinstance(model["block"]["proj"], LoRA)
+    assert isinstance(model["out_proj"], nn.Linear) and isinstance(model["block"]["in_proj"], nn.Linear)
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("kind", list(KINDS))
