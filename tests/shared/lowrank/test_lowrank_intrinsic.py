@@ -71,6 +71,18 @@ def test_pca_counts_components():
     assert intrinsic_dimension(X, "pca", variance=0.1) == 1.0
 
 
+def test_pca_dimension_centres_the_points_like_sklearn():
+    """A 3-D subspace shifted far from the origin: PCA (centred, as scikit-learn's) still counts 3."""
+    from sklearn.decomposition import PCA
+
+    g = torch.Generator().manual_seed(3)
+    X = subspace_points(400, 3, 20) + 50.0 * torch.randn(1, 20, dtype=torch.float64, generator=g)
+    ratio = PCA().fit(X.numpy()).explained_variance_ratio_.cumsum()
+    for v in (0.5, 0.95):
+        assert intrinsic_dimension(X, "pca", variance=v) == float(int((ratio < v - 1e-12).sum()) + 1)
+    assert intrinsic_dimension(X, "pca", variance=0.95) == 3.0
+
+
 def test_bad_input():
     with pytest.raises(BadInput):
         intrinsic_dimension(torch.randn(10, 3), method="mle")
