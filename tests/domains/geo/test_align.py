@@ -120,3 +120,46 @@ def test_nan_pixels_are_fill(tmp_path, nodata):
     expect = np.isfinite(cube).all(2) & (cube != -9999.0).all(2)
     np.testing.assert_array_equal((flags & VALID) > 0, expect)
     assert np.isfinite(rho[:, expect]).all() and np.isnan(rho[:, ~expect]).all()
+
+
+def test_band_shifted_by_one_pixel_is_resampled_onto_the_target(landsat_copy):
+    """Same CRS and pixel size, origin one pixel east and south: the band is warped, not read as is.
+
+    A linear ramp in map coordinates, sampled at the shifted band's pixel centres, must read back as
+    the ramp at the TARGET's pixel centres (an integer shift: bilinear is exact); read directly, every
+    value would sit one pixel off (90 + 60 DN on this ramp).
+    """
+    from rasterio.transform import Affine
+
+    band = landsat_copy.parent / landsat_copy.name.replace("_MTL.txt", "_SR_B4.TIF")
+    with rasterio.open(band) as src:
+        t, h, w, prof = src.transform, src.height, src.width, src.profile
+    shifted = Affine(t.a, 0.0, t.c + t.a, 0.0, t.e, t.f + t.e)  # one pixel east, one south
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    with rasterio.open(band, "w", **(prof | {"transform": shifted})) as dst:
+        dst.write(_ramp_dn(shifted.c + t.a * cols, shifted.f + t.e * rows, t.c, t.f), 1)
+    p, g, rho, flags = _read(landsat_copy)
+    assert g.affine == t and (g.width, g.height) == (w, h)  # the target is the untouched bands' grid
+    expect = _ramp_dn(t.c + t.a * cols, t.f + t.e * rows, t.c, t.f) * 2.75e-5 - 0.2
+    ok = ((flags & VALID) > 0)
+    ok[0, :] = ok[:, 0] = False  # the first row / column have no source pixel
+    assert ok.sum() > 0.5 * ok.size
+    np.testing.assert_allclose(rho[3][ok], expect[ok], atol=2e-5)
+
+
+def test_band_in_another_crs_with_the_same_numbers_is_not_the_target_grid(landsat_copy):
+    """A band tagged EPSG:32755 with the UTM 54S transform lies one zone (~6 deg) east: not alignable."""
+    from rasterio.crs import CRS
+
+    from domains.geo.raster import Grid
+
+    band = landsat_copy.parent / landsat_copy.name.replace("_MTL.txt", "_SR_B4.TIF")
+    with rasterio.open(band, "r+") as ds:
+        tr = tuple(ds.transform)[:6]
+        ds.crs = CRS.from_epsg(32755)
+    a = Grid(CRS.from_epsg(32754).to_wkt(), tr, 48, 48)
+    assert not a.same_as(Grid(CRS.from_epsg(32755).to_wkt(), tr, 48, 48))
+    with pytest.raises(BadInput, match="cannot be aligned") as e:
+        product_grid(open_product(landsat_copy))
+    assert "SR_B4" in str(e.value)
+

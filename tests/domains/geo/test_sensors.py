@@ -192,3 +192,63 @@ def test_sentinel2_snow_and_no_data_classes(s2_copy):
         assert ((flags[snow] & VALID) > 0).all()
         assert (((flags[snow] & CLEAR) > 0) == snow_clear).all(), rules
         assert not (flags[nod] & (VALID | CLEAR)).any() and np.isnan(rho[:, nod[0], nod[1]]).all()
+
+
+def test_synthetic_qa_pixel_and_scl_use_the_product_codes():
+    """The simulator's quality layers carry the codes the real products use (brief: QA_PIXEL bits, SCL classes).
+
+    QA_PIXEL (Landsat C2): bit 0 fill (fill pixels hold 1), 1 dilated cloud, 3 cloud (not 2, cirrus),
+    4 cloud shadow, 6 clear. SCL (Sen2Cor): 0 NO_DATA, 3 CLOUD_SHADOWS (not 2, DARK_AREA_PIXELS),
+    4 VEGETATION, 5 NOT_VEGETATED, 8 / 9 cloud medium / high probability.
+    """
+    from domains.geo.simulate import qa_pixel, scl_classes
+
+    # pixels: clear, thick cloud, dilated-cloud edge, shadow, outside the footprint
+    alpha = np.array([0.0, 0.9, 0.0, 0.0, 0.0])
+    dilated = np.array([False, False, True, False, False])
+    shadow = np.array([False, False, False, True, False])
+    inside = np.array([True, True, True, True, False])
+    qa = qa_pixel(alpha, dilated, shadow, inside).astype(int)
+    low = qa & 0xFF  # bits 0-7: the flags (8-15 are confidences)
+    assert low.tolist() == [1 << 6, 1 << 3, 1 << 1, 1 << 4, 1]
+    assert qa[4] == 1  # fill: bit 0 only
+    assert ((qa[:4] >> 8) & 0b11).tolist() == [1, 3, 1, 1]  # cloud confidence: high on the cloud
+    ndvi = np.array([0.6, 0.6, 0.1, 0.1, 0.1])
+    mid = np.array([0.0, 0.3, 0.0, 0.0, 0.0])
+    assert scl_classes(alpha, dilated, shadow, inside, ndvi).tolist() == [4, 9, 5, 3, 0]
+    assert scl_classes(mid, dilated, shadow, inside, ndvi).tolist() == [4, 8, 5, 3, 0]
+
+
+def test_sentinel2_clear_pixels_are_the_kept_scl_classes(small_products):
+    """Clear on a 10 m pixel = valid and its 20 m SCL class in {4, 5, 6, 7} (VEGETATION, NOT_VEGETATED,
+    WATER, UNCLASSIFIED): cloud medium / high (8 / 9), shadow (3) and no data (0) never are; the
+    reader's default rules are the config's."""
+    import rasterio
+
+    from domains.geo.config import IngestConfig
+    from domains.geo.io import MaskRules
+
+    assert MaskRules().scl_keep == tuple(IngestConfig().scl_keep) == (4, 5, 6, 7)
+    p = open_product(small_products["products"]["sentinel2"])
+    grid = product_grid(p)
+    _, flags = _read_all(p, grid)
+    with rasterio.open(p.qa["scl"]) as src:
+        scl = np.kron(src.read(1), np.ones((2, 2), np.uint8))  # nearest onto the 10 m grid
+    assert {0, 3, 8, 9} <= set(np.unique(scl).tolist())
+    np.testing.assert_array_equal((flags & CLEAR) > 0, ((flags & VALID) > 0) & np.isin(scl, [4, 5, 6, 7]))
+
+
+def test_ingest_parts_add_up_their_valid_and_clear_counts():
+    """combine_ingest sums each tile's valid and clear pixel counts (the run's report and the k check)."""
+    from domains.geo.io import combine_ingest, ingest_tile
+
+    rng = np.random.default_rng(0)
+    flags = np.array([[VALID | CLEAR, VALID, 0], [VALID | CLEAR, VALID | CLEAR, 0]], np.uint8)
+    rho = np.where((flags & VALID) > 0, 0.2, np.nan)[None].repeat(2, 0).astype(np.float32)
+    a = ingest_tile(rho, flags, Window(0, 0, 3, 2), 1.0, rng)
+    b = ingest_tile(rho[:, :1], flags[:1], Window(0, 2, 3, 1), 1.0, rng)
+    assert (a.n_valid, a.n_clear, b.n_valid, b.n_clear) == (4, 3, 2, 1)
+    s = combine_ingest([a, b], 100, rng)
+    assert (s.n_valid, s.n_clear) == (6, 4)
+    assert len(s.sample) == 6 and np.isfinite(s.sample).all()  # rate 1: every valid pixel, no fill
+    np.testing.assert_array_equal(s.sample_rc[-2:], [[2, 0], [2, 1]])  # rows offset by the window
