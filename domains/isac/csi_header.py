@@ -138,3 +138,14 @@ def check_header(data: str | os.PathLike, dataset: str = "csi", nan_block: int =
             raise BadInput(where, f"contains {n_bad} NaN/Inf entries")
         shape, dtype = tuple(int(n) for n in ds.shape), ds.dtype
     return {"path": path, "dataset": dataset, "where": where, "shape": shape, "dtype": dtype, "attrs": attrs}
+
+
+def radar_kwargs(header: dict) -> dict:
+    """The radar of a parsed header (:func:`check_header`) as :class:`domains.isac.radar.RadarGeometry` arguments."""
+    attrs, shape = header["attrs"], header["shape"]
+    return {"carrier_hz": attrs["carrier_frequency_hz"], "subcarrier_spacing_hz": attrs["subcarrier_spacing_hz"],
+            "n_antennas": shape[0], "n_subcarriers": shape[1], "n_symbols": shape[2],
+            "symbol_duration_s": attrs["symbol_duration_s"], "cp_duration_s": attrs.get("cp_duration_s"),
+            "antenna_spacing_wavelengths": attrs["antenna_spacing_wavelengths"],
+            "geometry": attrs.get("geometry", "monostatic"),
+            "angle_reference": attrs.get("angle_reference", "broadside")}

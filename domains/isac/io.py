@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from domains.isac.csi_header import REQUIRED_ATTRS, check_header, split_data_arg
+from domains.isac.csi_header import REQUIRED_ATTRS, check_header, radar_kwargs, split_data_arg
 from domains.isac.physics import OFDMRadar
 from domains.isac.types import CSIData
 
@@ -45,17 +45,7 @@ def check_csi(data: str | os.PathLike, dataset: str = "csi", nan_block: int = 1 
 
 def with_radar(header: dict) -> dict:
     """A parsed header (:func:`domains.isac.csi_header.check_header`) with its :class:`OFDMRadar`."""
-    attrs, shape = header["attrs"], header["shape"]
-    radar = OFDMRadar(
-        carrier_hz=attrs["carrier_frequency_hz"],
-        subcarrier_spacing_hz=attrs["subcarrier_spacing_hz"],
-        n_antennas=shape[0], n_subcarriers=shape[1], n_symbols=shape[2],
-        symbol_duration_s=attrs["symbol_duration_s"],
-        cp_duration_s=attrs.get("cp_duration_s"),
-        antenna_spacing_wavelengths=attrs["antenna_spacing_wavelengths"],
-        geometry=attrs.get("geometry", "monostatic"),
-        angle_reference=attrs.get("angle_reference", "broadside"),
-    )
+    radar = OFDMRadar(**radar_kwargs(header))
     return {**header, "radar": radar}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from domains.isac.layouts import get_layout
 from domains.isac.physics import SPEED_OF_LIGHT, OFDMRadar
 from shared.errors import BadInput
 
@@ -117,6 +118,13 @@ def _phases(seed: int, k: int) -> torch.Tensor:
     return torch.polar(torch.ones_like(phi), phi)
 
 
+def _scenario(lay, radar: OFDMRadar, targets: Targets, mu: torch.Tensor, notes: str, extra=None) -> Scenario:
+    if len(targets) != lay.n_targets:  # the layout is what the check before Prefect trusts
+        raise AssertionError(f"scenario {lay.name}: {len(targets)} targets, layout says {lay.n_targets}")
+    return Scenario(lay.name, radar, targets, mu, lay.compression, notes, dict(extra or {}),
+                    max_range_m=lay.max_range_m)
+
+
 def default() -> Scenario:
     """28 GHz / 120 kHz NR numerology, 16 x 128 x 64, 4 targets.
 
@@ -126,14 +134,13 @@ def default() -> Scenario:
     has one exactly repeated frequency (which decoupled estimation handles by
     reusing a candidate). Distinct values are >= 2.5 resolution cells apart.
     """
-    radar = OFDMRadar(28e9, 120e3, 16, 128, 64)
+    lay = get_layout("default")
+    radar = OFDMRadar(**lay.radar)
     angle = [-30.0, 10.0, 10.0, 45.0]
     rng = [20.0, 20.0, 55.0, 80.0]
     vel = [-24.0, 3.0, -24.0, 27.0]
     targets, mu = _targets(radar, angle, rng, vel, _phases(11, 4))
-    return Scenario("default", radar, targets, mu, ("averaging", (1, 2, 2)),
-                    "4 targets, pairs equal in one dimension, ranges inside the CP",
-                    max_range_m=100.0)
+    return _scenario(lay, radar, targets, mu, "4 targets, pairs equal in one dimension, ranges inside the CP")
 
 
 def plain_demo() -> Scenario:
@@ -150,8 +157,9 @@ def plain_demo() -> Scenario:
     PLAIN's own SNR is total received power over kT B; here the SNR follows the
     domain convention (mean |b|^2 per entry), so only relative gains match.
     """
-    radar = OFDMRadar(26e9, 60e3, 16, 180, 560, geometry="one-way", angle_reference="axis")
-    k = 6
+    lay = get_layout("plain-demo")
+    radar = OFDMRadar(**lay.radar)
+    k = lay.n_targets
     angle = torch.linspace(30.0, 150.0, k, dtype=torch.float64)
     tap_m = SPEED_OF_LIGHT / (225 * 60e3)  # FFT size 225 at 60 kHz: one sample of delay
     dist = torch.round(torch.linspace(50.0, 400.0, k, dtype=torch.float64) / tap_m) * tap_m
@@ -162,9 +170,7 @@ def plain_demo() -> Scenario:
     # keep the path-loss spread but scale to mean |b|^2 = 1 (the SNR sets the noise)
     gains = gains / torch.sqrt(torch.mean(torch.abs(gains) ** 2))
     targets, mu = _targets(radar, angle.tolist(), dist.tolist(), vel.tolist(), gains)
-    return Scenario("plain-demo", radar, targets, mu, ("averaging", (1, 4, 14)),
-                    "PLAIN main.m reference: one-way, path-loss gains",
-                    {"tap_m": tap_m}, max_range_m=450.0)
+    return _scenario(lay, radar, targets, mu, "PLAIN main.m reference: one-way, path-loss gains", {"tap_m": tap_m})
 
 
 def close(dimension: str = "velocity", fraction: float = 0.25) -> Scenario:
@@ -177,7 +183,8 @@ def close(dimension: str = "velocity", fraction: float = 0.25) -> Scenario:
     fraction : float
         Separation in units of the resolution cell ``2 pi / N_m``.
     """
-    radar = OFDMRadar(28e9, 120e3, 16, 128, 64)
+    lay = get_layout("close")
+    radar = OFDMRadar(**lay.radar)
     lim = radar.limits()["resolution"]
     angle = [-20.0, 25.0]
     rng = [30.0, 70.0]
@@ -193,10 +200,8 @@ def close(dimension: str = "velocity", fraction: float = 0.25) -> Scenario:
     else:
         raise BadInput("scenario.dimension", f"must be angle, range or velocity, not {dimension!r}")
     targets, mu = _targets(radar, angle, rng, vel, _phases(5, 2))
-    return Scenario("close", radar, targets, mu, ("averaging", (1, 2, 2)),
-                    f"two targets {fraction} resolution cell apart in {dimension}",
-                    {"close_dimension": ["angle", "range", "velocity"].index(dimension)},
-                    max_range_m=100.0)
+    return _scenario(lay, radar, targets, mu, f"two targets {fraction} resolution cell apart in {dimension}",
+                     {"close_dimension": ["angle", "range", "velocity"].index(dimension)})
 
 
 SCENARIOS = {"default": default, "plain-demo": plain_demo, "paper_compat": plain_demo,
@@ -205,8 +210,5 @@ SCENARIOS = {"default": default, "plain-demo": plain_demo, "paper_compat": plain
 
 def get_scenario(name: str, **kwargs) -> Scenario:
     """Build a named scenario (``default``, ``plain-demo``, ``close``)."""
-    try:
-        factory = SCENARIOS[name]
-    except KeyError:
-        raise BadInput("scenario", f"unknown ISAC scenario {name!r}; known: {sorted(SCENARIOS)}") from None
-    return factory(**kwargs)
+    get_layout(name)  # BadInput naming the scenario when unknown
+    return SCENARIOS[name](**kwargs)

@@ -22,16 +22,15 @@ from domains.isac.baselines import esprit3d, fft3d, sequential
 from domains.isac.config import PROFILES, IsacConfig
 from domains.isac.crb import crb_mu, plugin_standard_errors
 from domains.isac.evaluate import monte_carlo, range_doppler_map, runtime_scaling, snr_threshold
-from domains.isac.io import check_csi, load_csi, with_radar
+from domains.isac.io import load_csi
 from domains.isac.physics import OFDMRadar
 from domains.isac.plain import plain
-from domains.isac.plain.compress import check_factors, compress
+from domains.isac.plain.compress import compress
 from domains.isac.plain.modal import estimate_order, mode_covariance
 from domains.isac.refine import plain_estimators
 from domains.isac.scenarios import get_scenario
 from shared.domain import DomainSpec
-from shared.errors import BadInput
-from shared.manifests import get_manifest, resolve_entry, sha256_file
+from shared.manifests import resolve_entry, sha256_file
 from shared.progress import status
 from shared.runs import RunContext, write_array
 from shared.timing import measure
@@ -49,23 +48,6 @@ def _cfg(ctx: RunContext) -> IsacConfig:
 def _scenario(cfg: IsacConfig):
     kw = {"dimension": cfg.close_dimension} if cfg.scenario == "close" else {}
     return get_scenario(cfg.scenario, **kw)
-
-
-def _compression(cfg: IsacConfig, scenario_default) -> tuple[str, tuple[int, int, int]]:
-    method, factors = scenario_default if scenario_default else ("averaging", (1, 2, 2))
-    if cfg.compression is not None:
-        method = cfg.compression
-    if cfg.factors is not None:
-        factors = tuple(cfg.factors)
-    if method == "none":
-        factors = (1, 1, 1)
-    return method, tuple(int(f) for f in factors)
-
-
-def _band(cfg: IsacConfig, radar: OFDMRadar, factors, scenario_max_range: float | None = None) -> dict:
-    """The compressed bands (non-negative ranges) and their shift; BadInput if a limit does not fit."""
-    max_range = cfg.max_range_m if cfg.max_range_m is not None else scenario_max_range
-    return radar.band(tuple(factors), max_range, cfg.max_speed_mps)
 
 
 def estimators(cfg: IsacConfig, compression: tuple[str, tuple[int, int, int]],
@@ -88,39 +70,6 @@ def estimators(cfg: IsacConfig, compression: tuple[str, tuple[int, int, int]],
     return out
 
 
-# ------------------------------------------------------------------------- check
-def check_inputs(data: str | None, dataset: str | None, cfg: IsacConfig, header: dict | None = None) -> None:
-    """Header-level validation before Prefect starts and before any run directory exists.
-
-    ``--data``: the HDF5 file, dataset, dtype, rank, non-zero sizes, numeric
-    positive attributes and a blocked NaN scan (:func:`domains.isac.io.check_csi`,
-    the same function the ingest step runs), then the compression factors and
-    bands against that radar. ``--dataset``: an embedded isac manifest with a
-    generator. Simulated scenarios: factors and bands against the scenario's radar.
-    """
-    if data:
-        info = with_radar(header) if header is not None else check_csi(data)  # header: the light check's
-        radar = info["radar"]
-        method, factors = _compression(cfg, None)
-        if cfg.n_targets is not None:
-            _check_resolvable(cfg.n_targets, radar.shape, where="--set n_targets")
-        check_factors(radar.shape, method, factors, cfg.n_targets)
-        _band(cfg, radar, factors)
-        return
-    scenario = cfg.scenario
-    if dataset:
-        m = get_manifest(dataset)
-        if m.domain != "isac" or m.access != "embedded" or not m.generator:
-            raise BadInput(f"--dataset {dataset}", "not an embedded isac dataset; use --data FILE.h5")
-        scenario = m.params.get("scenario", scenario)
-    sc = _scenario(cfg.model_copy(update={"scenario": scenario}))
-    if cfg.n_targets is not None:  # an order given for a simulated scenario must be resolvable too
-        _check_resolvable(cfg.n_targets, sc.radar.shape, where="--set n_targets")
-    method, factors = _compression(cfg, sc.compression)
-    check_factors(sc.radar.shape, method, factors, sc.n_targets)
-    _band(cfg, sc.radar, factors, sc.max_range_m)
-
-
 # ------------------------------------------------------------------------ ingest
 def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     """Simulate the reference tensor of a scenario or an embedded dataset, or load CSI.
@@ -135,10 +84,10 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     dtype = _DTYPES[cfg.dtype]
     if ctx.data:
         d = load_csi(ctx.data, dtype=dtype)  # runs the same check_csi as SPEC.check
-        method, factors = _compression(cfg, None)
-        band = _band(cfg, d.radar, factors)
+        method, factors = checks.compression(cfg, None)
+        band = checks.band(cfg, d.radar, factors)
         if cfg.n_targets is not None:
-            _check_resolvable(cfg.n_targets, tuple(d.csi.shape), where="--set n_targets")
+            checks.check_resolvable(cfg.n_targets, tuple(d.csi.shape), where="--set n_targets")
         with h5py.File(ctx.results_h5, "a") as h5:
             write_array(h5, "reference/csi", d.csi, unit="1 (LS channel estimate)")
         return {"kind": "measured", "radar": d.radar.to_dict(), "shape": list(d.csi.shape),
@@ -148,9 +97,7 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     params = {"scenario": cfg.scenario, "snr_db": cfg.reference_snr_db, "seed": ctx.seed}
     generator = "domains.isac.simulate:generate"
     if ctx.dataset:
-        m = get_manifest(ctx.dataset)
-        if m.domain != "isac" or m.access != "embedded" or not m.generator:
-            raise BadInput(f"--dataset {ctx.dataset}", "not an embedded isac dataset; use --data FILE.h5")
+        m = checks.embedded_manifest(ctx.dataset)
         generator = m.generator
         params.update({k: v for k, v in m.params.items() if k != "n_trials"})
     if params["scenario"] == "close" and "dimension" not in params:
@@ -158,8 +105,8 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     gen = resolve_entry(generator)
     d = gen(**{**params, "n_trials": 1}, device=ctx.device, dtype=dtype)
     sc = d.truth
-    method, factors = _compression(cfg, sc.compression)
-    band = _band(cfg, sc.radar, factors, sc.max_range_m)
+    method, factors = checks.compression(cfg, sc.compression)
+    band = checks.band(cfg, sc.radar, factors, sc.max_range_m)
     y = d.csi[0]
     with h5py.File(ctx.results_h5, "a") as h5:
         write_array(h5, "reference/csi", y, unit="1", snr_db=params["snr_db"], noise_var=d.noise_var)
@@ -175,14 +122,6 @@ def ingest(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
             "data": {"source": f"simulated:{sc.name} ({sc.notes}); {generator} "
                                f"snr_db={params['snr_db']} seed={params['seed']}",
                      "sha256": None, "synthetic": True}}
-
-
-def _check_resolvable(k: int, shape: tuple[int, ...], where: str) -> None:
-    # a mode of length N resolves at most N - 1 frequencies (one noise dimension)
-    for n, size in enumerate(shape):
-        if k > size - 1:
-            raise BadInput(where, f"{k} targets cannot be resolved in mode {n} of length {size} "
-                                  f"(at most {size - 1})")
 
 
 def _reference(ctx: RunContext) -> torch.Tensor:

@@ -264,9 +264,25 @@ def test_registry_config_is_the_specs_and_a_typo_needs_no_science_imports(tmp_pa
     real_kspace = tmp_path / "real_kspace.h5"  # fastMRI k-space must be complex
     with h5py.File(real_kspace, "w") as fh:
         fh["kspace"] = np.ones((2, 4, 16, 16), np.float32)
-    for name, bad in (("ecog", bad_npz), ("isac", real_csi), ("mri", real_kspace)):
+    from domains.isac.io import write_csi
+    from domains.isac.scenarios import get_scenario
+    from domains.isac.simulate import simulate_tensor
+
+    sc = get_scenario("default")  # a sound CSI file: its radar, not the file, is what the settings miss
+    good_csi = write_csi(tmp_path / "good.h5", simulate_tensor(sc.mu, sc.targets.gains, sc.radar.shape, 20.0,
+                                                               seed=0)[0], radar=sc.radar)
+    cases = [("ecog", ["--data", str(bad_npz)], "bad.npz"), ("isac", ["--data", str(real_csi)], "complex"),
+             ("mri", ["--data", str(real_kspace)], "complex"),
+             # errors that need the radar model: checked on the torch-free geometry (isac.radar, isac.layouts)
+             ("isac", ["--set", "factors=[1,4,99]"], "compression.factors[2]"),
+             ("isac", ["--set", "max_range_m=100000"], "compression.factors[1]"),
+             ("isac", ["--set", "scenario=plain-demo", "--set", "n_targets=200"], "n_targets"),
+             ("isac", ["--dataset", "simulated-default", "--set", "factors=[1,64,1]"], "compression.factors[1]"),
+             ("isac", ["--data", str(good_csi), "--set", "factors=[1,200,1]"], "compression.factors[1]")]
+    for name, args, needle in cases:
         code = ("import sys\nfrom pipelines.cli import main\n"
-                f"rc = main(['run', {name!r}, '--data', {str(bad)!r}, '--out', {str(tmp_path)!r}])\n"
+                f"rc = main(['run', {name!r}, *{args!r}, '--out', {str(tmp_path)!r}])\n"
                 "print(rc, sorted(m for m in ('torch', 'prefect') if m in sys.modules))\n")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert out.stdout.strip() == "2 []", (name, out.stdout + out.stderr)
+        assert out.stdout.strip() == "2 []", (name, args, out.stdout + out.stderr)
+        assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
