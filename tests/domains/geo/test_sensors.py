@@ -252,3 +252,41 @@ def test_ingest_parts_add_up_their_valid_and_clear_counts():
     assert (s.n_valid, s.n_clear) == (6, 4)
     assert len(s.sample) == 6 and np.isfinite(s.sample).all()  # rate 1: every valid pixel, no fill
     np.testing.assert_array_equal(s.sample_rc[-2:], [[2, 0], [2, 1]])  # rows offset by the window
+
+
+def test_sentinel2_bands_are_read_at_their_native_resolution(s2_copy):
+    """A real L2A SAFE also holds B02-B04 (and B08) resampled to 20 m / 60 m (brief: R20m +
+    resampled B01-B04): the reader takes each band at its native resolution, B02 from R10m."""
+    import rasterio
+    import rasterio.shutil
+
+    p0 = open_product(s2_copy)
+    b02 = p0.bands[p0.band_names.index("B02")].path
+    r20 = s2_copy.parent / "GRANULE"
+    (r20dir,) = list(r20.glob("*/IMG_DATA/R20m"))
+    with rasterio.open(b02) as src:  # a 20 m copy beside the real 20 m bands
+        prof = src.profile | {"driver": "GTiff", "width": src.width // 2, "height": src.height // 2,
+                              "transform": src.transform * src.transform.scale(2.0)}
+        half = src.read(1)[::2, ::2]
+    from rasterio.io import MemoryFile
+
+    with MemoryFile() as mem, mem.open(**prof) as tmp:
+        tmp.write(half, 1)
+        rasterio.shutil.copy(tmp, r20dir / "T54HVH_20230115T002711_B02_20m.jp2", driver="JP2OpenJPEG",
+                             QUALITY=100, REVERSIBLE="YES")
+    p = open_product(s2_copy)
+    assert "R10m" in p.bands[p.band_names.index("B02")].path
+    assert product_grid(p).res == 10.0
+
+
+def test_red_and_nir_bands_are_red_and_near_infrared():
+    """NDVI's bands per sensor: red 0.63-0.69 um, NIR 0.76-0.90 um (Landsat SR_B4/SR_B5, S2 B04/B08,
+    ASTER B02/B3N)."""
+    from domains.geo.sensors import ASTER_BANDS, LANDSAT_BANDS, RED_NIR, S2_BANDS, Band, Product
+
+    tables = {"landsat8": LANDSAT_BANDS, "sentinel2": S2_BANDS, "aster": ASTER_BANDS}
+    for sensor, table in tables.items():
+        bands = [Band(b[0], "x.tif", b[1], 1.0, 0.0) for b in table]
+        red, nir = Product(sensor, "x", bands).red_nir()
+        assert 0.63 <= bands[red].wavelength_um <= 0.69, (sensor, RED_NIR[sensor])
+        assert 0.76 <= bands[nir].wavelength_um <= 0.90, (sensor, RED_NIR[sensor])
