@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,6 +39,43 @@ def test_centre_band_width_follows_the_reference_fractions():
     c = 160
     n = int(round(320 * 0.08))
     assert bool(cols[c - n // 2:c + n // 2].all())
+
+
+def test_centre_fraction_off_the_reference_table_is_0_32_over_the_acceleration():
+    """Off NO-MRI's table (where 6x is 0.06, not 0.32 / 6) the band is 0.32 / acceleration, e.g. 5x: 0.064."""
+    assert center_fraction(6) == 0.06 and center_fraction(32) == 0.01
+    for acc in (3, 5, 10, 12.5):
+        assert center_fraction(acc) == pytest.approx(0.32 / acc)
+    assert center_fraction(1.2) == pytest.approx(0.32 / 1.2)
+    m = make_mask("equispaced", (16, 250), 5, seed=0)[0]
+    n = int(round(250 * 0.064))  # 16 centre columns
+    pad = (250 - n + 1) // 2
+    assert bool(m[pad:pad + n].all()) and not (bool(m[pad - 1]) and bool(m[pad + n]))
+
+
+def test_gaussian_2d_density_has_std_0_22_of_the_side():
+    """NO-MRI's gaussian_2d: samples from a Gaussian of std 70 px at 320 (0.22 of the side). At 32x on a
+    256 grid the draw without replacement barely saturates, so the samples' RMS distance from the centre is
+    that of the Gaussian truncated to the grid (measured 1.006-1.017 times it over three seeds)."""
+    H = 256
+    yy, xx = np.meshgrid(np.arange(H) - H // 2, np.arange(H) - H // 2, indexing="ij")
+    w = np.exp(-(yy ** 2 + xx ** 2) / (2 * (0.22 * H) ** 2))
+    rms_ref = np.sqrt((w * (yy ** 2 + xx ** 2)).sum() / w.sum())
+    ys, xs = np.nonzero(make_mask("gaussian_2d", (H, H), 32, seed=0).numpy())
+    rms = np.sqrt(np.mean((ys - H // 2) ** 2 + (xs - H // 2) ** 2))
+    assert rms == pytest.approx(rms_ref, rel=0.05)
+
+
+@pytest.mark.parametrize("family", ["gaussian_2d", "poisson_2d", "radial"])
+def test_2d_masks_keep_their_whole_centre_box(family):
+    """The fully sampled centre box (side round(cf * min(H, W)), at least 3) is the coil maps' ACS region:
+    trimming a mask to its exact count must never drop a sample from it."""
+    H, W = 64, 64
+    for acc in (2, 4, 8):
+        s = max(3, round(center_fraction(acc) * min(H, W)))
+        for seed in range(4):
+            m = make_mask(family, (H, W), acc, seed=seed)
+            assert bool(m[H // 2 - s // 2:H // 2 - s // 2 + s, W // 2 - s // 2:W // 2 - s // 2 + s].all())
 
 
 def test_acceleration_below_one_is_bad_input():
