@@ -23,3 +23,18 @@ def test_separated_blobs_score_better_than_one_blob_on_every_index():
     scaled = partition_indices(7.0 * blobs, 3, seed=0, sample=1000)
     for index, v in sep.items():
         assert abs(scaled[index] - v) <= 1e-6 * max(1.0, abs(v))
+
+
+def test_choose_k_finds_the_number_of_blobs_over_the_whole_range():
+    """``model.k`` = "silhouette" / "elbow": the k of four well separated blobs, searched over
+    k_range inclusive of both ends; an int k is taken as is."""
+    from domains.geo.model import choose_k
+
+    g = torch.Generator().manual_seed(1)
+    centres = torch.tensor([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0], [6.0, 6.0]])
+    X = centres[torch.arange(600) % 4] + 0.4 * torch.randn(600, 2, generator=g)
+    k, info = choose_k(X, "silhouette", [2, 6], n_init=2, max_iter=30, seed=0, sample=600)
+    assert k == 4 and info["k_grid"] == [2, 3, 4, 5, 6] and len(info["silhouette"]) == 5
+    assert max(info["silhouette"]) == info["silhouette"][2] > 0.6
+    assert choose_k(X, "elbow", [2, 6], n_init=2, max_iter=30, seed=0, sample=600)[0] == 4
+    assert choose_k(X, 7, [2, 6], n_init=4, max_iter=50, seed=0) == (7, {})
