@@ -90,3 +90,18 @@ def test_check_file_names_the_problem(tmp_path):
         write_fastmri(tmp_path / "d.h5", k, mask=np.ones(8, bool), acceleration=0.5)
         check_file(tmp_path / "d.h5")
     assert check_file(write_fastmri(tmp_path / "ok.h5", k))["shape"] == (2, 3, 8, 8)
+
+
+def test_simulated_noise_is_complex_gaussian_with_the_stated_std():
+    """``noise`` is the std of each complex k-space sample (E|n|^2 = (noise * max target)^2, i.e.
+    noise / sqrt(2) per real part); the noise is drawn last, so two seeds-equal slices differ by it only."""
+    from domains.mri.embedded import simulate_slice
+
+    vol = mni_volume("t1")
+    z = slice_positions(vol)[len(slice_positions(vol)) // 2]
+    k0, t0 = simulate_slice(vol[:, :, z], 32, 4, seed=3, noise=0.0)
+    k1, t1 = simulate_slice(vol[:, :, z], 32, 4, seed=3, noise=0.01)
+    assert torch.equal(t0, t1)
+    n = (k1 - k0).to(torch.complex128) / (0.01 * float(t0.max()))
+    assert float((n.abs() ** 2).mean()) == pytest.approx(1.0, rel=0.08)  # 4096 samples: ~2 % sampling error
+    assert float(n.real.std()) == pytest.approx(2 ** -0.5, rel=0.08)

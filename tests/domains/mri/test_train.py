@@ -68,3 +68,29 @@ def test_on_step_sees_each_step_and_cannot_leak_its_grid_or_eval_mode_into_train
     assert len({g for _, g in calls}) == 4  # called after each optimiser step (the weight changes every time)
     assert m.seen == [(16, 1.0), (24, 1.5), (16, 1.0), (24, 1.5)] and all(modes)
     assert m.density == 1.0 and not m.training and len(h.loss) == 4
+
+
+def test_augment_keeps_the_target_the_rss_of_the_augmented_kspace():
+    """Flips, a global phase and a scale in [0.5, 2]: the augmented target is still RSS(F^-1 k) of the
+    augmented k-space (fastMRI's target definition), and each of the draws does change the slice."""
+    from domains.mri.data import augment
+    from domains.mri.embedded import coil_maps
+    from domains.mri.fft import fft2c, ifft2c, rss
+
+    H, W = 24, 20
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, H), torch.linspace(-1, 1, W), indexing="ij")
+    img = ((yy ** 2 + xx ** 2) < 0.6).double() * (1 + 0.5 * yy + 0.3 * xx)  # no mirror symmetry
+    k = fft2c(coil_maps(4, (H, W)).to(torch.complex128) * img)
+    t = rss(ifft2c(k))
+    flips, scales = set(), []
+    for seed in range(12):
+        ka, ta = augment(k, t, torch.Generator().manual_seed(seed))
+        assert torch.allclose(rss(ifft2c(ka)), ta, atol=1e-10)
+        s = float(ta.sum() / t.sum())  # flips keep the sum
+        scales.append(s)
+        views = {"none": t, "x": t.flip(-1), "y": t.flip(-2), "xy": t.flip(-1, -2)}
+        match = [name for name, v in views.items() if torch.allclose(ta / s, v, atol=1e-10)]
+        assert len(match) == 1
+        flips.add(match[0])
+    assert flips == set(views)
+    assert 0.5 <= min(scales) < 0.9 and 1.1 < max(scales) <= 2.0
