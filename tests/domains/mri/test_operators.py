@@ -80,6 +80,19 @@ def test_crop_kspace_keeps_intensity_and_zero_filled_is_rss():
     assert torch.allclose(zero_filled(k), rss(ifft2c(k), dim=-3))
 
 
+def test_center_crop_is_fastmris_on_odd_margins():
+    """fastMRI's ``center_crop``: ``from = (size - crop) // 2`` on each axis, also when the margin is odd."""
+    from domains.mri.fft import center_crop
+
+    x = torch.arange(7 * 10).reshape(7, 10)
+    for crop in [(4, 5), (3, 8), (7, 10), (2, 1)]:
+        top, left = (7 - crop[0]) // 2, (10 - crop[1]) // 2
+        assert torch.equal(center_crop(x, crop), x[top:top + crop[0], left:left + crop[1]])
+    assert torch.equal(center_crop(x, (4, 5))[0], torch.tensor([12, 13, 14, 15, 16]))
+    with pytest.raises(ValueError):
+        center_crop(x, (8, 4))
+
+
 def test_tv_recon_beats_zero_filled_on_a_piecewise_constant_phantom():
     H = W = 32
     sens = coil_maps(4, (H, W)).to(torch.complex64)
