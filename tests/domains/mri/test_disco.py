@@ -97,3 +97,38 @@ def test_kernel_support_and_moments_are_fixed_in_physical_units():
         # first moments in physical units: within 30 % (the 3x3 training grid under-resolves the
         # kernel by ~22 %); a pixel-defined support would be off by 50 % or more
         assert ((m2[big] - m1[big]).abs() / m1[big].abs()).max() < 0.3
+
+
+class _Fixed(torch.nn.Module):
+    """A stand-in for a learned block: a known linear map of its input."""
+
+    def __init__(self, gain: float):
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, x):
+        return self.gain * x
+
+
+def test_operator_forward_is_the_documented_unrolled_iteration():
+    """With the learned blocks replaced by known maps, the forward is NO-MRI's scheme written out:
+    x0 = F^-1(k + KNO(k)), k = F A^H y; x_{t+1} = x_t - eta_t A^H (A x_t - y) - R_t(x_t); output |x_T|."""
+    from domains.mri.fft import fft2c, ifft2c
+    from domains.mri.masks import make_mask
+    from domains.mri.operators import sense_adjoint, sense_forward
+
+    g = torch.Generator().manual_seed(0)
+    B, C, H = 2, 3, 24
+    sens = torch.randn(B, C, H, H, generator=g, dtype=torch.complex128) / 3
+    mask = make_mask("poisson_2d", (H, H), 4, seed=0).double()[None, None]
+    y = sense_forward(torch.randn(B, H, H, generator=g, dtype=torch.complex128), sens, mask)
+    m = NOVarNet(cascades=2, chans=4, pools=1, kno_chans=4, kno_pools=1).double()
+    m.kno = _Fixed(0.5)
+    m.regularisers = torch.nn.ModuleList([_Fixed(0.1), _Fixed(-0.2)])
+    with torch.no_grad():
+        m.eta.copy_(torch.tensor([0.7, 0.3]))
+        out = m(y, mask, sens)
+    x = ifft2c(1.5 * fft2c(sense_adjoint(y, sens, mask)))
+    for eta, gain in ((0.7, 0.1), (0.3, -0.2)):
+        x = x - eta * sense_adjoint(sense_forward(x, sens, mask) - y, sens, mask) - gain * x
+    assert torch.allclose(out, x.abs(), atol=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -94,3 +95,28 @@ def test_augment_keeps_the_target_the_rss_of_the_augmented_kspace():
         flips.add(match[0])
     assert flips == set(views)
     assert 0.5 <= min(scales) < 0.9 and 1.1 < max(scales) <= 2.0
+
+
+def test_prepare_scales_kspace_and_target_alike_by_the_zero_filled_99th_percentile():
+    """Every method sees k-space and (for training) the target divided by one scale: the 99th percentile
+    of the zero-filled magnitude, so ``y * scale`` is the masked k-space and ``target * scale`` the target."""
+    import numpy as np
+
+    from domains.mri.data import prepare
+    from domains.mri.fft import ifft2c
+    from domains.mri.masks import make_mask
+    from domains.mri.operators import estimate_sensitivities, zero_filled
+
+    H, W = 32, 28
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, H), torch.linspace(-1, 1, W), indexing="ij")
+    img = ((yy ** 2 + xx ** 2) < 0.6).double() * (1 + 0.5 * yy)
+    k = (1e3 * fft2c(coil_maps(4, (H, W)).to(torch.complex128) * img)).to(torch.complex64)
+    t = rss(ifft2c(k))
+    mask = make_mask("random", (H, W), 4, seed=1)
+    b = prepare(k, mask, t)
+    ref = float(np.quantile(zero_filled(k * mask).numpy().ravel(), 0.99))
+    assert b.scale.shape == (1,) and float(b.scale) == pytest.approx(ref, rel=1e-5)
+    assert torch.allclose(b.y[0] * b.scale, k * mask, rtol=1e-5, atol=1e-6 * float(k.abs().max()))
+    assert torch.allclose(b.target[0] * b.scale, t, rtol=1e-5)
+    assert b.mask.shape == (1, 1, H, W) and torch.equal(b.mask[0, 0].bool(), mask)
+    assert torch.allclose(b.sens, estimate_sensitivities(b.y, b.mask))
