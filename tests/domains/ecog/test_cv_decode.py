@@ -177,3 +177,60 @@ def test_screen_knn_with_every_training_trial_predicts_the_majority():
     np.testing.assert_array_equal(s["pred"], 0)
     assert s["score"] == pytest.approx(0.6)
     assert screen_cv(env, y, folds, method="pca", knn_k=1)["score"] == 1.0
+
+
+def test_class_weights_are_keras_balanced():
+    """'balanced' weights n / (n_classes * count), as Keras' class_weight='balanced' (brief section 5)
+    and scikit-learn's compute_class_weight."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    w = models._class_weights(torch.as_tensor(y), 2)
+    np.testing.assert_allclose(w.numpy(), compute_class_weight("balanced", classes=np.arange(2), y=y), rtol=1e-6)
+
+
+def test_lstm_cnn_is_two_max_pooled_conv_blocks_then_a_two_layer_lstm_read_at_its_last_step():
+    """Bafana's LSTM-CNN (brief section 5): Conv -> MaxPool(2) twice, LSTM -> LSTM over time, the last step."""
+    torch.manual_seed(0)
+    net = LSTMCNN(6, 24, 2, filters=(5, 4), kernel=3, hidden=7, dense=(6, 5), dropout=0.0).eval()
+    assert net.lstm.num_layers == 2 and isinstance(net.conv.pool, torch.nn.MaxPool1d)
+    x = torch.randn(3, 6, 24)
+    with torch.no_grad():
+        h = net.conv(x)
+        ref = torch.nn.functional.max_pool1d(torch.relu(net.conv.conv1(x)), 2)
+        ref = torch.nn.functional.max_pool1d(torch.relu(net.conv.conv2(ref)), 2)
+        torch.testing.assert_close(h, ref)
+        seq, _ = net.lstm(h.transpose(1, 2))
+        torch.testing.assert_close(net(x), net.head(seq[:, -1]))
+        mean = LSTMCNN(6, 24, 2, filters=(5, 4), kernel=3, hidden=7, dense=(6, 5), dropout=0.0, readout="mean")
+        mean.load_state_dict(net.state_dict())
+        torch.testing.assert_close(mean.eval()(x), net.head(seq.mean(1)))
+
+
+def test_early_stopping_restores_the_best_epochs_weights(task):
+    """After early stopping the model holds the weights of its best validation epoch, not the last one."""
+    X = models.log_input(task["env"], "cpu")
+    X = (X - X.mean()) / X.std()
+    y = torch.as_tensor(task["y"])
+    fit_idx, val_idx = np.arange(0, 40, 2), np.arange(1, 40, 2)
+    torch.manual_seed(0)
+    net = LSTMCNN(X.shape[1], X.shape[2], 2, filters=(8, 8), hidden=8, dense=(8, 8), dropout=0.0)
+    h = models.fit(net, X, y, fit_idx, val_idx, epochs=40, patience=3, lr=3e-2, weight_decay=0.0,
+                   batch_size=8, seed=0)
+    assert h["best_epoch"] < h["epochs_run"] - 1  # it ran past its best epoch
+    loss = torch.nn.CrossEntropyLoss(weight=models._class_weights(y[fit_idx], 2))
+    with torch.no_grad():
+        v = float(loss(net(X[val_idx]), y[val_idx]))
+    assert v == pytest.approx(h["val_loss"], abs=1e-5)
+
+
+def test_baselines_are_moabbs_pipelines():
+    """CSP+LDA and TS+LR with MOABB's settings (brief section 8)."""
+    from domains.ecog.decode import baseline_pipeline
+
+    csp, lda = baseline_pipeline("csp_lda").named_steps.values()
+    assert (csp.n_components, csp.cov_est, csp.transform_into, csp.component_order) == \
+        (4, "concat", "average_power", "mutual_info")
+    assert lda.solver == "svd"
+    cov, ts, lr = baseline_pipeline("ts_lr").named_steps.values()
+    assert cov.estimator == "oas" and ts.metric == "riemann" and lr.C == 1.0

@@ -124,3 +124,47 @@ def test_hilbert_envelope_is_power():
     ep = preprocess(raw, epoch_s=1.0, car=False)
     power = ep.env.mean((0, 2))
     np.testing.assert_allclose(power, A ** 2, rtol=0.05)
+
+
+def test_background_spectrum_has_the_knee_slopes():
+    """The background's PSD falls as f^-2 below the 70 Hz knee and f^-4 above it (brief section 10:
+    chi_L ~ 2.0, chi = 4.0 for 80-500 Hz, knee f0 ~ 70 Hz)."""
+    from domains.ecog.simulate import _knee_noise
+
+    sfreq, n = 1000.0, 20000
+    x = _knee_noise(np.random.default_rng(0), 8, n, sfreq, knee=70.0)
+    f = np.fft.rfftfreq(n, 1 / sfreq)
+    p = (np.abs(np.fft.rfft(x, axis=1)) ** 2).mean(0)
+
+    def slope(lo, hi):
+        m = (f >= lo) & (f <= hi)
+        return np.polyfit(np.log(f[m]), np.log(p[m]), 1)[0]
+
+    assert -2.5 < slope(5, 30) < -1.8
+    assert -4.3 < slope(200, 450) < -3.6
+
+
+def test_beta_power_drops_on_the_cued_electrodes():
+    """Beta (20 Hz) desynchronises on the somatotopic electrodes during their cue (brief: beta_mod 0.5, ERD),
+    and stays on the other electrodes."""
+    sfreq, cue, rest = 1000.0, 2.0, 2.0
+    raw = simulate_block(0.1, n_channels=8, n_trials_per_class=10, cue_s=cue, rest_s=rest, sfreq=sfreq,
+                         bad_channels=[], seed=4)
+    hand, _ = somatotopy(8, [], 0)
+    x = raw.get_data(picks="ecog") * 1e6
+    stim = raw.get_data(picks="STI")[0]
+    on = np.flatnonzero(np.diff(np.r_[0, stim]) > 0)
+    seg = int(sfreq)  # 1 s from 0.5 s into the cue, and 1 s from 0.5 s into the rest after it
+
+    def beta(ch, starts):
+        a = np.stack([x[ch, s:s + seg] for s in starts])
+        spec = np.abs(np.fft.rfft(a, axis=1)) ** 2
+        return spec[:, 20].mean()  # 1 Hz bins: bin 20 is 20 Hz
+
+    hon = on[stim[on] == HAND]
+    during, after = hon + int(0.5 * sfreq), hon + int((cue + 0.5) * sfreq)
+    ratio = [beta(c, during) / beta(c, after) for c in hand]
+    other = [c for c in range(8) if c not in hand]
+    ratio_other = [beta(c, during) / beta(c, after) for c in other]
+    assert max(ratio) < 0.5  # amplitude x (1 - 0.5): power x 0.25
+    assert min(ratio_other) > 0.6

@@ -167,6 +167,9 @@ def test_nan_nodata_is_fill(tmp_path, capfd):
     (["ingest.resolution=0.01"], r"--set ingest\.resolution: 0\.01 gives a 480000 x 480000 .* cap"),
     (["ingest.resolution=1000", "model.k=30"], r"--set model\.k: k=30 exceeds the 16 pixels of the synthetic"),
     (["model.fit_pixels=20", "model.k=30"], r"--set model\.k: k=30 exceeds the 20 pixels k-means is fitted on"),
+    # a searched k: the top of k_range is what k-means may be asked for
+    (["model.fit_pixels=20", "model.k=elbow", "model.k_range=[2,30]"],
+     r"--set model\.k: k=30 exceeds the 20 pixels k-means is fitted on"),
 ])
 def test_bad_values_for_the_synthetic_scene(tmp_path, capfd, sets, needle):
     _assert_rejected(tmp_path, capfd, None, needle, *sets)
@@ -297,3 +300,12 @@ def test_reference_map_of_a_float_dtype(tmp_path, capfd, landsat_copy, small_pro
     _assert_rejected(tmp_path, capfd, landsat_copy,
                      r"--set ingest\.reference=.*float_ref\.tif: band 1 is float32: a reference map holds integer",
                      f"ingest.reference={ref}")
+
+
+def test_k_equal_to_the_clear_pixels_passes_and_one_more_does_not():
+    from domains.geo.checks import check_clear
+    from shared.errors import BadInput
+
+    check_clear(4, 4, "scene")  # k-means can put every clear pixel in its own cluster
+    with pytest.raises(BadInput, match=r"k=5 exceeds the 4 valid pixels after masking of scene"):
+        check_clear(4, 5, "scene")
