@@ -89,6 +89,11 @@ def test_check_file_names_the_problem(tmp_path):
     with pytest.raises(BadInput, match="acceleration"):
         write_fastmri(tmp_path / "d.h5", k, mask=np.ones(8, bool), acceleration=0.5)
         check_file(tmp_path / "d.h5")
+    with pytest.raises(BadInput, match="H, W >= 8"):
+        check_file(write_fastmri(tmp_path / "small.h5", _k((2, 3, 4, 8))))
+    for i, tshape in enumerate([(2, 9, 8), (2, 8, 9)]):  # a target taller or wider than k-space
+        with pytest.raises(BadInput, match="larger than k-space"):
+            check_file(write_fastmri(tmp_path / f"t{i}.h5", k, np.ones(tshape, np.float32)))
     assert check_file(write_fastmri(tmp_path / "ok.h5", k))["shape"] == (2, 3, 8, 8)
 
 
