@@ -64,3 +64,50 @@ def test_mne_readable_formats(tmp_path, writer, name):
     # onsets survive the format (EDF rounds annotation times to its record grid)
     ref = layouts._cues(layouts._block({"rec.edf": 2, "rec.vhdr": 2, "rec_raw.fif": 3}[name]))[0]
     assert np.abs(ev[:, 0] - raw.first_samp - ref).max() <= 1
+
+
+def test_epoch_spacing_is_judged_at_the_closest_cues():
+    """Uneven cue spacing: the closest pair decides (one sample of slack for EDF's rounding)."""
+    from domains.ecog.io import check_epoch_spacing
+
+    on = np.array([0, 2000, 2500, 5000])  # 2 s, 0.5 s, 2.5 s apart at 1000 Hz
+    check_epoch_spacing("x", on, 1000.0, 0.5)
+    check_epoch_spacing("x", on, 1000.0, 0.501)  # 501 samples: the one sample of slack
+    with pytest.raises(BadInput, match="0.5 s apart at the closest"):
+        check_epoch_spacing("x", on, 1000.0, 0.6)
+
+
+def test_movement_vs_imagery_needs_blocks_with_the_same_electrodes():
+    from domains.ecog.io import _check_tasks
+
+    _check_tasks("x.npz:S00", {"movement": 8, "imagery": 8}, ["movement_vs_imagery"])
+    with pytest.raises(BadInput, match="x.npz:S00.*same channels"):
+        _check_tasks("x.npz:S00", {"movement": 8, "imagery": 6}, ["movement_vs_imagery"])
+    _check_tasks("x.npz:S00", {"movement": 8, "imagery": 6}, ["hand_vs_tongue", "movement_vs_imagery"])
+
+
+def test_a_cue_onset_at_the_sample_count_is_outside_V():
+    """t_on are 0-based sample indices: t_on == len(V) is one past the last sample."""
+    from domains.ecog.io import _check_npz_record
+
+    d = layouts.nma_dict(0)
+    n = len(d["V"])
+    d["t_on"] = d["t_on"].copy()
+    d["t_on"][-1] = n - 1
+    assert _check_npz_record("b.npz:b/movement", d, (70.0, 150.0)) == 1000.0
+    d["t_on"][-1] = n
+    with pytest.raises(BadInput, match=rf"b\.npz:b/movement:t_on.*outside V's {n} samples"):
+        _check_npz_record("b.npz:b/movement", d, (70.0, 150.0))
+
+
+@pytest.mark.parametrize("n, sfreq, target", [(1500, 1000.0, 100.0), (1000, 1000.0, 300.0), (301, 1000.0, 100.0)])
+def test_decimated_samples_match_mne_epochs_decim(n, sfreq, target):
+    """The header check's envelope length equals what ``mne.Epochs(decim=...)`` keeps."""
+    import mne
+
+    from domains.ecog.lengths import decimated_samples, decimation
+
+    raw = mne.io.RawArray(np.zeros((1, n + 10)), mne.create_info(1, sfreq, "ecog"), verbose="error")
+    ep = mne.Epochs(raw, np.array([[0, 0, 1]]), tmin=0.0, tmax=(n - 1) / sfreq, baseline=None,
+                    decim=decimation(sfreq, target), preload=True, verbose="error")
+    assert len(ep.times) == decimated_samples(n / sfreq, sfreq, target)

@@ -66,3 +66,35 @@ def test_every_field_is_described_and_unknown_keys_are_named():
             assert f.description, f"{sub.__name__}.{name}"
     with pytest.raises(BadInput, match="model.lstm_units"):
         SPEC.resolve_config("quick", ["model.lstm_units=3"])
+
+
+def test_adapters_also_retrain_the_output_layer_at_the_adaptation_rate(monkeypatch):
+    """LoRA / FLoRA train their factors plus the (tiny) 2-way output layer, at ``adapt_lr``; scratch and
+    full fine-tuning train every weight at ``lr`` (module docstring of domains.ecog.transfer)."""
+    import copy
+
+    from domains.ecog import models
+    from domains.ecog.transfer import ADAPTED_LAYERS
+    from shared.lowrank.adapters import apply_adapters, count_trainable
+
+    rng = np.random.default_rng(0)
+    env = rng.uniform(0.5, 2.0, (12, 6, 20))
+    y = np.tile([0, 1], 6)
+    pre = LSTMCNN(6, 20, 2, filters=(8, 8), hidden=8, dense=(8, 8))
+    cfg = CFG.model_copy(update={"adapt_epochs": 1, "lr": 1e-3, "adapt_lr": 5e-2})
+    seen = {}
+    orig = models.fit
+
+    def spy(net, *a, lr, **k):
+        seen[len(seen)] = (lr, count_trainable(net))
+        return orig(net, *a, lr=lr, **k)
+
+    monkeypatch.setattr(models, "fit", spy)
+    out = adapt_once(pre, env, y, np.arange(6), np.arange(6, 12), cfg)
+    # fit calls in METHODS order, naive excluded: scratch, finetune, lora, flora
+    assert [lr for lr, _ in seen.values()] == [1e-3, 1e-3, 5e-2, 5e-2]
+    for i, kind in ((2, "lora"), (3, "flora")):
+        ref = apply_adapters(copy.deepcopy(pre), kind, cfg.adapter_rank, target=ADAPTED_LAYERS)
+        n_out = sum(p.numel() for p in ref.head.out.parameters())
+        assert not any(p.requires_grad for p in ref.head.out.parameters())  # frozen by the core ...
+        assert seen[i][1] == out[kind]["trainable_params"] == count_trainable(ref) + n_out  # ... trained here
