@@ -106,6 +106,21 @@ def test_tv_recon_beats_zero_filled_on_a_piecewise_constant_phantom():
     assert err(rec) < 0.5 * err(zf)
 
 
+def test_tv_recon_with_full_sampling_and_a_large_weight_is_rofs_constant_mean():
+    """With one unit coil and every sample, SENSE-TV is ROF denoising, min 1/2 ||x - x0||^2 + lam TV(x);
+    for lam above the noise's dual (G-) norm its minimiser is the constant mean of x0 (ROF keeps the mean).
+    A solver of the constrained problem (A x = y, a dual step without the 1 / (1 + sigma)) returns x0."""
+    g = torch.Generator().manual_seed(0)
+    H = 16
+    x0 = (1 + 0.1 * torch.randn(H, H, generator=g, dtype=torch.float64)).to(torch.complex128)
+    sens, mask = torch.ones(1, 1, H, H, dtype=torch.complex128), torch.ones(1, 1, H, H, dtype=torch.float64)
+    y = fft2c(x0)[None, None]
+    assert torch.allclose(tv_recon(y, sens, mask, 0.0, iterations=20)[0], x0.abs(), atol=1e-12)
+    r = tv_recon(y, sens, mask, 5.0, iterations=300)[0]
+    assert float(r.mean()) == pytest.approx(float(x0.real.mean()), rel=1e-9)
+    assert float(r.std()) < 0.01 * float(x0.real.std())  # measured 0.0018
+
+
 def test_wavelet_shrink_is_the_l1_prox_of_an_orthonormal_wavelet():
     """Zero threshold returns the image; a threshold shrinks the wavelet coefficients' magnitudes by exactly it."""
     import pywt
