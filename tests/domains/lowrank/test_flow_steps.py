@@ -64,6 +64,24 @@ def test_two_way_hdf5_uses_randomized_svd_near_optimal(tmp_path):
         assert h5["svd/U"].shape == (300, 10)
 
 
+def test_two_way_rank_by_energy_counts_squared_singular_values(tmp_path):
+    """Without ranks, a matrix keeps the smallest r whose squared singular values reach ``energy``:
+    spectrum 0.8^i, energy 0.99 -> 1 - 0.64^r >= 0.99 -> r = 11 (unsquared values would give 21)."""
+    rng = np.random.default_rng(1)
+    u, _ = np.linalg.qr(rng.standard_normal((120, 60)))
+    v, _ = np.linalg.qr(rng.standard_normal((70, 60)))
+    s = 0.8 ** np.arange(60)
+    f = tmp_path / "m.h5"
+    with h5py.File(f, "w") as h5:
+        h5["a"] = (u * s) @ v.T
+    expected = int(np.searchsorted(np.cumsum(s ** 2) / np.sum(s ** 2), 0.99) + 1)
+    assert expected == 11
+    run_dir, m = _run(tmp_path, data=f"{f}:/a", sets=["energy=0.99"])
+    with h5py.File(run_dir / "results.h5") as h5:
+        assert h5["svd/U"].shape == (120, expected)
+    assert m["metrics"]["rel_error"] == pytest.approx(np.sqrt(np.sum(s[expected:] ** 2) / np.sum(s ** 2)), rel=1e-3)
+
+
 def test_synthetic_tensor_has_the_requested_multilinear_rank():
     x = synthetic_tensor([10, 9, 8], [3, 2, 4], 0.0, seed=0)
     for n, r in enumerate([3, 2, 4]):

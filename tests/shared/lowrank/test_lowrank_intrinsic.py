@@ -92,6 +92,9 @@ def test_bad_input():
         intrinsic_dimension(torch.randn(10))
     with pytest.raises(BadInput):
         intrinsic_dimension(torch.full((10, 3), float("nan")))
+    for frac in (0.0, 1.5):  # TwoNN keeps a fraction of the ratios, in (0, 1]
+        with pytest.raises(BadInput, match="fraction"):
+            intrinsic_dimension(torch.randn(50, 3), fraction=frac)
 
 
 @pytest.mark.cuda
