@@ -100,14 +100,14 @@ def test_a_cue_onset_at_the_sample_count_is_outside_V():
         _check_npz_record("b.npz:b/movement", d, (70.0, 150.0))
 
 
-@pytest.mark.parametrize("n, sfreq, target", [(1500, 1000.0, 100.0), (1000, 1000.0, 300.0), (301, 1000.0, 100.0)])
-def test_decimated_samples_match_mne_epochs_decim(n, sfreq, target):
-    """The header check's envelope length equals what ``mne.Epochs(decim=...)`` keeps."""
-    import mne
 
-    from domains.ecog.lengths import decimated_samples, decimation
+def test_miller_cue_onsets_are_the_first_samples_of_each_cue(tmp_path):
+    """The header check's cues of a Miller ``stim`` vector: onset = first sample of each cue, with its code."""
+    from domains.ecog.io import _mat_cues
 
-    raw = mne.io.RawArray(np.zeros((1, n + 10)), mne.create_info(1, sfreq, "ecog"), verbose="error")
-    ep = mne.Epochs(raw, np.array([[0, 0, 1]]), tmin=0.0, tmax=(n - 1) / sfreq, baseline=None,
-                    decim=decimation(sfreq, target), preload=True, verbose="error")
-    assert len(ep.times) == decimated_samples(n / sfreq, sfreq, target)
+    f = layouts.write_miller_mat(tmp_path / "bp_mot_t_h.mat")
+    on, codes = _mat_cues(str(f))
+    cue = np.isin(codes, [11, 12])
+    ref_on, _, ref_codes = layouts._cues(layouts._block(1))
+    np.testing.assert_array_equal(on[cue], ref_on)
+    np.testing.assert_array_equal(codes[cue], ref_codes)
