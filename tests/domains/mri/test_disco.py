@@ -132,3 +132,35 @@ def test_operator_forward_is_the_documented_unrolled_iteration():
     for eta, gain in ((0.7, 0.1), (0.3, -0.2)):
         x = x - eta * sense_adjoint(sense_forward(x, sens, mask) - y, sens, mask) - gain * x
     assert torch.allclose(out, x.abs(), atol=1e-12)
+
+
+def test_norm_udno_is_equivariant_to_intensity_scale_and_offset():
+    """NormUDNO normalises each sample by its mean and std and undoes it: for a > 0 and a real offset c
+    (one mean over the real and imaginary channels), N(a z + c (1 + i)) = a N(z) + c (1 + i)."""
+    from domains.mri.udno import NormUDNO
+
+    torch.manual_seed(0)
+    net = NormUDNO(chans=4, pools=1, radius=0.1, ref_size=16).double().eval()
+    with torch.no_grad():
+        net.net.out.bias.fill_(0.3)  # a non-zero output, so the offset's path is visible
+    z = torch.randn(2, 16, 16, dtype=torch.complex128)
+    with torch.no_grad():
+        out = net(z)
+        shifted = net(3.0 * z + 0.7 * (1 + 1j))
+    assert float(out.abs().mean()) > 0.1
+    assert torch.allclose(shifted, 3.0 * out + 0.7 * (1 + 1j), atol=1e-9)
+
+
+def test_varnet_coil_maps_use_each_samples_own_mask():
+    """MONAI's VarNet gets the operator's ACS maps per sample: sample b's maps from sample b's mask."""
+    from domains.mri.masks import make_mask
+    from domains.mri.operators import estimate_sensitivities
+    from domains.mri.varnet import ACSSensitivity
+
+    g = torch.Generator().manual_seed(0)
+    k = torch.randn(2, 3, 24, 24, generator=g, dtype=torch.complex64)
+    masks = torch.stack([make_mask("equispaced", (24, 24), 4, seed=0), make_mask("gaussian_2d", (24, 24), 4, seed=1)])
+    k = k * masks[:, None]
+    maps = torch.view_as_complex(ACSSensitivity()(torch.view_as_real(k), masks[:, None, :, :, None]))
+    for b in range(2):
+        assert torch.allclose(maps[b], estimate_sensitivities(k[b:b + 1], masks[b:b + 1, None].float())[0], atol=1e-6)

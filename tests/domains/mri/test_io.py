@@ -89,6 +89,14 @@ def test_check_file_names_the_problem(tmp_path):
     with pytest.raises(BadInput, match="acceleration"):
         write_fastmri(tmp_path / "d.h5", k, mask=np.ones(8, bool), acceleration=0.5)
         check_file(tmp_path / "d.h5")
+    with pytest.raises(BadInput, match="samples nothing"):
+        check_file(write_fastmri(tmp_path / "zero.h5", k, mask=np.zeros(8, bool)))
+    with pytest.raises(BadInput, match="slices=2"):  # a target for another number of slices
+        check_file(write_fastmri(tmp_path / "slices.h5", k, np.ones((3, 8, 8), np.float32)))
+    bad = k.copy()
+    bad[1, 2, 3, 4] = np.nan
+    with pytest.raises(BadInput, match="NaN"):
+        read_fastmri(write_fastmri(tmp_path / "nan.h5", bad))
     with pytest.raises(BadInput, match="H, W >= 8"):
         check_file(write_fastmri(tmp_path / "small.h5", _k((2, 3, 4, 8))))
     for i, tshape in enumerate([(2, 9, 8), (2, 8, 9)]):  # a target taller or wider than k-space
