@@ -266,7 +266,7 @@ def test_sentinel2_bands_are_read_at_their_native_resolution(s2_copy):
     (r20dir,) = list(r20.glob("*/IMG_DATA/R20m"))
     with rasterio.open(b02) as src:  # a 20 m copy beside the real 20 m bands
         prof = src.profile | {"driver": "GTiff", "width": src.width // 2, "height": src.height // 2,
-                              "transform": src.transform * src.transform.scale(2.0)}
+                              "transform": src.transform @ src.transform.scale(2.0)}
         half = src.read(1)[::2, ::2]
     from rasterio.io import MemoryFile
 
