@@ -76,6 +76,9 @@ def _check_ranks(ranks: list[int] | None, shape: list[int]) -> None:
         if not 1 <= r <= i:
             raise BadInput("--set ranks", f"rank {r} of mode {n} exceeds the mode size {i}"
                            if r > i else f"rank {r} of mode {n} must be at least 1")
+    if len(shape) == 2 and ranks[0] != ranks[1]:  # a matrix has one rank: say so rather than keep the smaller
+        raise BadInput("--set ranks", f"a matrix has one rank (row and column rank are equal), got {ranks}; "
+                                      f"give it twice, e.g. ranks=[{min(ranks)},{min(ranks)}]")
 
 
 def _check_id_mode(id_mode: int, ndim: int) -> None:
@@ -127,7 +130,7 @@ def reduce(ctx: RunContext, prev: dict[str, dict]) -> dict[str, Any]:
     x = _load_input(ctx, prev["ingest"])
     if x.ndim == 2:
         if cfg.ranks is not None:
-            rank = min(cfg.ranks)
+            rank = cfg.ranks[0]  # equal entries (_check_ranks)
         else:
             # the energy rule needs the whole spectrum; give ranks to skip this pass
             rank = rank_from_energy(svdvals(x) ** 2, cfg.energy)

@@ -65,8 +65,9 @@ def split_positions(positions: list[int], block: int = 6, step: int = 1) -> dict
     """Disjoint train/val/test positions: interleaved blocks of ``block`` slices.
 
     Blocks cycle train, train, test, train, val (so every split covers the whole
-    brain); one slice at each border between blocks of different splits is
-    dropped, so no two splits hold neighbouring slices. ``step`` keeps every
+    brain); at each border between blocks of different splits, both blocks
+    drop their slice next to it (two slices in all), so no two splits hold
+    slices closer than two apart. ``step`` keeps every
     ``step``-th position inside the blocks.
     """
     pattern = ("train", "train", "test", "train", "val")

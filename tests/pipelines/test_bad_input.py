@@ -55,6 +55,8 @@ def _cases(h5):
         "one mode": (["--data", f"{h5}:/vector"], ["vector", "at least 2"]),
         "nans": (["--data", f"{h5}:/nan"], [f"{h5}:/nan", "NaN", "[37, 2, 3]"]),
         "rank > mode": (["--data", f"{h5}:/good", "--set", "ranks=[13,2,2]"], ["--set ranks", "13"]),
+        "two ranks for a matrix": (["--set", "shape=[40,30]", "--set", "true_ranks=[3,3]", "--set", "ranks=[3,5]"],
+                                   ["--set ranks", "one rank", "[3, 5]"]),
         "id_mode too large": (["--data", f"{h5}:/good", "--set", "id_mode=7"], ["--set id_mode", "3-way"]),
         "id_mode synthetic": (["--set", "id_mode=3"], ["--set id_mode"]),
         "zero shape": (["--set", "shape=[0,40,32]"], ["--set shape"]),
