@@ -21,31 +21,11 @@ LIGHT = ["evaluate.cs=false", "evaluate.cs_wavelet=false", "ingest.twice_resolut
          "evaluate.extended_fov=false", "evaluate.upsampled_2x=false", "ingest.extra_train_sizes=[]"]
 
 
-def test_quick_profile_beats_zero_filled_and_writes_outputs(quick_run):
+def test_quick_profile_beats_zero_filled_and_writes_outputs(quick_run, quick_thresholds):
     run_dir, ev = quick_run
     m = json.loads((Path(run_dir) / "metrics.json").read_text())
     met, base = m["metrics"], m["baselines"]
-    # the issue's bar: >= 3 dB over zero-filled on the test slices (trained families), and better on the held-out one
-    assert met["psnr_db"] - base["zero_filled"]["psnr_db"] >= 3.0
-    assert met["psnr_db_heldout"] > base["zero_filled"]["psnr_db_heldout"]
-    assert met["ssim"] > base["zero_filled"]["ssim"]
-    assert set(base) == {"zero_filled", "cs_tv", "cs_wavelet", "varnet"}
-    assert base["cs_tv"]["psnr_db"] > base["zero_filled"]["psnr_db"]  # tuned TV helps too
-    # CS weights are tuned per acceleration: 8x needs a much stronger one than 4x, and with it both CS
-    # baselines beat zero-filled at 8x (one 4x weight left L1-wavelet ~6 dB below zero-filled): TV on every
-    # family, L1-wavelet on the 2-D variable-density ones (on 1-D masks it only ties zero-filled)
-    for name, fams in (("cs_tv", ("equispaced", "random", "gaussian_2d", "poisson_2d", "radial")),
-                       ("cs_wavelet", ("gaussian_2d", "poisson_2d"))):
-        assert base[name]["lambda_8x"] > base[name]["lambda_4x"], name
-        for fam in fams:
-            k = f"psnr_db_{fam}_8x"
-            assert base[name][k] > base["zero_filled"][k] + 1, (name, k)
-    k = "psnr_db_poisson_2d_4x"
-    assert base["cs_wavelet"][k] > base["zero_filled"][k] + 3
-    assert 1 <= met["virtual_coils"] < 8 and met["coil_energy_kept"] >= 0.99
-    for k in ("coil_compression_speedup", "coil_compression_psnr_loss_db",
-              "time_ratio_varnet_over_operator", "time_ratio_cs_tv_over_operator"):
-        assert np.isfinite(met[k]), k
+    quick_thresholds(met, base)
     run = Path(run_dir)
     assert {p.name for p in (run / "figures").glob("*.png")} == {"recon_grid.png", "psnr_vs_acceleration.png"}
     for f in ("operator.pt", "varnet.pt"):
